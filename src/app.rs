@@ -1,0 +1,165 @@
+//! AppState, the route table and the server. Each feature owns its routes; this file merges them
+//! and applies the middleware: body and time limits, security headers, tracing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::password::{PasswordHashError, PasswordHasherPool};
+use crate::keyring::Keyring;
+use crate::store::{Store, StoreError};
+
+/// Largest request body accepted anywhere (forms and token requests are small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub clock: Clock,
+    pub keys: Keyring,
+    pub passwords: PasswordHasherPool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::keyring::KeyringError),
+    #[error(transparent)]
+    Password(#[from] PasswordHashError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+}
+
+impl AppState {
+    /// Connects, migrates, makes sure signing keys exist and loads them.
+    pub async fn start(settings: Settings, clock: Clock) -> Result<AppState, StartError> {
+        let store = Store::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        let keys = Keyring::new();
+        keys.ensure_keys(&store, &settings.master_key, clock.now())
+            .await?;
+        keys.reload(&store, &settings.master_key, clock.now()).await?;
+        let hashers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let passwords = PasswordHasherPool::new(settings.password_cost, hashers)?;
+        Ok(AppState {
+            settings: Arc::new(settings),
+            store,
+            clock,
+            keys,
+            passwords,
+        })
+    }
+
+    pub fn issuer(&self) -> String {
+        self.settings.issuer_str()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(crate::oidc::routes())
+        .merge(crate::signin::routes())
+        .merge(crate::demo::routes())
+        .merge(crate::web::statics::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::web::headers::security_headers))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let db = state.store.ping().await;
+    let keys = !state.keys.current().is_empty();
+    if db && keys {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+async fn not_found() -> impl IntoResponse {
+    crate::error::PageError {
+        status: StatusCode::NOT_FOUND,
+        title: "Page not found".into(),
+        message: "There is no page at this address.".into(),
+    }
+}
+
+/// Binds `listener` and serves until the process is stopped; SIGTERM/Ctrl-C finish requests
+/// in flight first.
+pub async fn serve(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    let reloader = state.clone();
+    tokio::spawn(async move {
+        // Keys rotated by another process or node are picked up within this period.
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let now = reloader.clock.now();
+            if let Err(e) = reloader
+                .keys
+                .reload(&reloader.store, &reloader.settings.master_key, now)
+                .await
+            {
+                tracing::warn!(error = %e, "could not reload signing keys");
+            }
+        }
+    });
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,238 @@
+//! The audit trail: every sign-in, failure, consent, logout, token replay and security change.
+//! Events are an enum, not strings; records carry ids, addresses and outcomes, never a secret.
+
+use serde_json::json;
+
+use crate::clock::UnixTime;
+use crate::crypto::bearer::random_id;
+use crate::store::{Store, StoreResult};
+
+/// Who and where: filled from the request by the handler.
+#[derive(Clone, Debug, Default)]
+pub struct Actor {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuditEvent<'a> {
+    SignIn {
+        person_id: &'a str,
+        firm_id: Option<&'a str>,
+        client_id: &'a str,
+    },
+    SignInFailed {
+        /// Known only when the e-mail matched a person; never the typed password.
+        person_id: Option<&'a str>,
+        client_id: &'a str,
+        reason: &'a str,
+    },
+    SignInThrottled {
+        person_id: Option<&'a str>,
+        client_id: &'a str,
+    },
+    SignOut {
+        person_id: &'a str,
+        session_id: &'a str,
+    },
+    Consent {
+        person_id: &'a str,
+        client_id: &'a str,
+        decision: &'a str,
+        scope: &'a str,
+    },
+    CodeReplayed {
+        client_id: &'a str,
+        grant_id: Option<&'a str>,
+    },
+    RefreshReplayed {
+        client_id: &'a str,
+        grant_id: &'a str,
+    },
+    ClientAuthFailed {
+        client_id: &'a str,
+    },
+    TokenRevoked {
+        client_id: &'a str,
+        what: &'a str,
+    },
+    FirmCreated {
+        firm_id: &'a str,
+    },
+    PersonAdded {
+        person_id: &'a str,
+        firm_id: &'a str,
+        role: &'a str,
+        new_person: bool,
+    },
+    ClientCreated {
+        client_id: &'a str,
+    },
+    KeysRotated {
+        kids: &'a [String],
+    },
+    PolicyChanged {
+        firm_id: &'a str,
+        setting: &'a str,
+        old: &'a str,
+        new: &'a str,
+    },
+}
+
+/// A row of the audit table.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: UnixTime,
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub firm_id: Option<String>,
+    pub person_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl AuditEvent<'_> {
+    pub fn to_record(&self, actor: &Actor, at: UnixTime) -> AuditRecord {
+        let own = |s: &str| Some(s.to_owned());
+        let mut r = AuditRecord {
+            id: random_id(),
+            at,
+            kind: "",
+            outcome: "success",
+            firm_id: None,
+            person_id: None,
+            client_id: None,
+            ip: actor.ip.clone(),
+            user_agent: actor.user_agent.clone(),
+            detail: None,
+        };
+        match self {
+            AuditEvent::SignIn {
+                person_id,
+                firm_id,
+                client_id,
+            } => {
+                r.kind = "sign_in";
+                r.person_id = own(person_id);
+                r.firm_id = firm_id.map(str::to_owned);
+                r.client_id = own(client_id);
+            }
+            AuditEvent::SignInFailed {
+                person_id,
+                client_id,
+                reason,
+            } => {
+                r.kind = "sign_in";
+                r.outcome = "failure";
+                r.person_id = person_id.map(str::to_owned);
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "reason": reason }).to_string());
+            }
+            AuditEvent::SignInThrottled {
+                person_id,
+                client_id,
+            } => {
+                r.kind = "sign_in";
+                r.outcome = "throttled";
+                r.person_id = person_id.map(str::to_owned);
+                r.client_id = own(client_id);
+            }
+            AuditEvent::SignOut {
+                person_id,
+                session_id,
+            } => {
+                r.kind = "sign_out";
+                r.person_id = own(person_id);
+                r.detail = Some(json!({ "sid": session_id }).to_string());
+            }
+            AuditEvent::Consent {
+                person_id,
+                client_id,
+                decision,
+                scope,
+            } => {
+                r.kind = "consent";
+                r.outcome = if *decision == "allow" { "success" } else { "denied" };
+                r.person_id = own(person_id);
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "scope": scope }).to_string());
+            }
+            AuditEvent::CodeReplayed {
+                client_id,
+                grant_id,
+            } => {
+                r.kind = "code_replayed";
+                r.outcome = "refused";
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "revoked_grant": grant_id }).to_string());
+            }
+            AuditEvent::RefreshReplayed {
+                client_id,
+                grant_id,
+            } => {
+                r.kind = "refresh_replayed";
+                r.outcome = "refused";
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "revoked_grant": grant_id }).to_string());
+            }
+            AuditEvent::ClientAuthFailed { client_id } => {
+                r.kind = "client_auth";
+                r.outcome = "failure";
+                r.client_id = own(client_id);
+            }
+            AuditEvent::TokenRevoked { client_id, what } => {
+                r.kind = "token_revoked";
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "token": what }).to_string());
+            }
+            AuditEvent::FirmCreated { firm_id } => {
+                r.kind = "firm_created";
+                r.firm_id = own(firm_id);
+            }
+            AuditEvent::PersonAdded {
+                person_id,
+                firm_id,
+                role,
+                new_person,
+            } => {
+                r.kind = "membership_added";
+                r.person_id = own(person_id);
+                r.firm_id = own(firm_id);
+                r.detail = Some(json!({ "role": role, "new_person": new_person }).to_string());
+            }
+            AuditEvent::ClientCreated { client_id } => {
+                r.kind = "client_created";
+                r.client_id = own(client_id);
+            }
+            AuditEvent::PolicyChanged {
+                firm_id,
+                setting,
+                old,
+                new,
+            } => {
+                r.kind = "policy_changed";
+                r.firm_id = own(firm_id);
+                r.detail = Some(json!({ "setting": setting, "old": old, "new": new }).to_string());
+            }
+            AuditEvent::KeysRotated { kids } => {
+                r.kind = "keys_rotated";
+                r.detail = Some(json!({ "new_kids": kids }).to_string());
+            }
+        }
+        r
+    }
+}
+
+/// Writes one audit event. A failure to audit is an error for the caller: security events are
+/// not silently dropped.
+pub async fn record(
+    store: &Store,
+    event: AuditEvent<'_>,
+    actor: &Actor,
+    now: UnixTime,
+) -> StoreResult<()> {
+    store.insert_audit(&event.to_record(actor, now)).await
+}

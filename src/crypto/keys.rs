@@ -1,0 +1,285 @@
+//! Signing keys: generation (RS256 2048-bit, ES256, EdDSA/Ed25519), the in-memory key set that
+//! signs and verifies, and the published JWKS. Private parts are stored sealed under the master
+//! key. Rotation publishes a key before it signs anything (`activates_at`) and keeps a retired
+//! key published until every token it signed has expired (`expires_at`). [DESIGN "Keys"]
+
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, RS256};
+
+use super::secret_box::{MasterKey, SecretBoxError};
+use crate::clock::UnixTime;
+
+pub const SEALED_KEY_PURPOSE: &str = "firmgate:signing-key";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SigningAlg> {
+        SigningAlg::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation or loading failed: {0}")]
+    Jose(String),
+    #[error(transparent)]
+    Sealed(#[from] SecretBoxError),
+    #[error("no active {0} signing key")]
+    NoActiveKey(SigningAlg),
+}
+
+fn jose(e: josekit::JoseError) -> KeyError {
+    KeyError::Jose(e.to_string())
+}
+
+/// A key as stored: public JWK in clear, private key sealed.
+#[derive(Clone, Debug)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub public_jwk: String,
+    pub private_sealed: String,
+    pub created_at: UnixTime,
+    pub activates_at: UnixTime,
+    pub retires_at: Option<UnixTime>,
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Generates a fresh key of `alg`, sealed under `master`.
+pub fn generate(
+    alg: SigningAlg,
+    kid: String,
+    master: &MasterKey,
+    now: UnixTime,
+    activates_at: UnixTime,
+) -> Result<StoredKey, KeyError> {
+    let (der, mut jwk) = match alg {
+        SigningAlg::Rs256 => {
+            let pair = RS256.generate_key_pair(2048).map_err(jose)?;
+            (pair.to_der_private_key(), pair.to_jwk_public_key())
+        }
+        SigningAlg::Es256 => {
+            let pair = ES256.generate_key_pair().map_err(jose)?;
+            (pair.to_der_private_key(), pair.to_jwk_public_key())
+        }
+        SigningAlg::EdDsa => {
+            let pair = EdDSA
+                .generate_key_pair(EdCurve::Ed25519)
+                .map_err(jose)?;
+            (pair.to_der_private_key(), pair.to_jwk_public_key())
+        }
+    };
+    jwk.set_key_id(kid.clone());
+    jwk.set_algorithm(alg.as_str());
+    jwk.set_key_use("sig");
+    Ok(StoredKey {
+        kid,
+        alg,
+        public_jwk: jwk.to_string(),
+        private_sealed: master.seal(SEALED_KEY_PURPOSE, &der)?,
+        created_at: now,
+        activates_at,
+        retires_at: None,
+        expires_at: None,
+    })
+}
+
+/// A key ready to use: signer and verifier built once.
+pub struct LoadedKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub public_jwk: Jwk,
+    pub activates_at: UnixTime,
+    pub retires_at: Option<UnixTime>,
+    pub expires_at: Option<UnixTime>,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+impl LoadedKey {
+    pub fn load(stored: &StoredKey, master: &MasterKey) -> Result<Self, KeyError> {
+        let der = master.open(SEALED_KEY_PURPOSE, &stored.private_sealed)?;
+        let public_jwk = Jwk::from_bytes(stored.public_jwk.as_bytes()).map_err(jose)?;
+        let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match stored.alg {
+            SigningAlg::Rs256 => (
+                Box::new(RS256.signer_from_der(&der).map_err(jose)?),
+                Box::new(RS256.verifier_from_jwk(&public_jwk).map_err(jose)?),
+            ),
+            SigningAlg::Es256 => (
+                Box::new(ES256.signer_from_der(&der).map_err(jose)?),
+                Box::new(ES256.verifier_from_jwk(&public_jwk).map_err(jose)?),
+            ),
+            SigningAlg::EdDsa => (
+                Box::new(EdDSA.signer_from_der(&der).map_err(jose)?),
+                Box::new(EdDSA.verifier_from_jwk(&public_jwk).map_err(jose)?),
+            ),
+        };
+        Ok(LoadedKey {
+            kid: stored.kid.clone(),
+            alg: stored.alg,
+            public_jwk,
+            activates_at: stored.activates_at,
+            retires_at: stored.retires_at,
+            expires_at: stored.expires_at,
+            signer,
+            verifier,
+        })
+    }
+
+    pub fn signer(&self) -> &dyn JwsSigner {
+        self.signer.as_ref()
+    }
+
+    pub fn verifier(&self) -> &dyn JwsVerifier {
+        self.verifier.as_ref()
+    }
+
+    /// Published in the JWKS: from creation until `expires_at`.
+    pub fn is_published(&self, now: UnixTime) -> bool {
+        self.expires_at.is_none_or(|t| now < t)
+    }
+
+    /// Allowed to sign: after `activates_at`, before `retires_at`.
+    pub fn may_sign(&self, now: UnixTime) -> bool {
+        now >= self.activates_at && self.retires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// Every loaded key, plus the JWKS document built once per load.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<LoadedKey>,
+}
+
+impl KeySet {
+    pub fn new(mut keys: Vec<LoadedKey>) -> Self {
+        // Newest first, so the signing key of an algorithm is the first that may sign.
+        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+        KeySet { keys }
+    }
+
+    pub fn signing_key(&self, alg: SigningAlg, now: UnixTime) -> Result<&LoadedKey, KeyError> {
+        self.keys
+            .iter()
+            .find(|k| k.alg == alg && k.may_sign(now))
+            .ok_or(KeyError::NoActiveKey(alg))
+    }
+
+    /// A key that may verify a token: published now (retired keys stay until expiry).
+    pub fn verification_key(&self, kid: &str, now: UnixTime) -> Option<&LoadedKey> {
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid && k.is_published(now))
+    }
+
+    /// The JWKS document: public parts only, each with `kid`, `use` and `alg`.
+    pub fn jwks_json(&self, now: UnixTime) -> String {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .filter(|k| k.is_published(now))
+            .map(|k| serde_json::Value::Object(k.public_jwk.as_ref().clone()))
+            .collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+
+    pub fn algorithms(&self, now: UnixTime) -> Vec<SigningAlg> {
+        SigningAlg::ALL
+            .into_iter()
+            .filter(|a| self.signing_key(*a, now).is_ok())
+            .collect()
+    }
+
+    /// The latest moment at which any key changes state, used to know when to rebuild caches.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_publish_only_public_parts() {
+        let master = MasterKey::generate();
+        for alg in SigningAlg::ALL {
+            let stored = generate(alg, format!("k-{alg}"), &master, 100, 100).unwrap();
+            let jwk: serde_json::Value = serde_json::from_str(&stored.public_jwk).unwrap();
+            assert_eq!(jwk["kid"], format!("k-{alg}"));
+            assert_eq!(jwk["alg"], alg.as_str());
+            assert_eq!(jwk["use"], "sig");
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(jwk.get(private).is_none(), "{alg} leaks {private}");
+            }
+            let loaded = LoadedKey::load(&stored, &master).unwrap();
+            assert!(loaded.may_sign(100));
+        }
+    }
+
+    #[test]
+    fn rsa_keys_are_at_least_2048_bits() {
+        let master = MasterKey::generate();
+        let stored = generate(SigningAlg::Rs256, "r".into(), &master, 0, 0).unwrap();
+        let jwk: serde_json::Value = serde_json::from_str(&stored.public_jwk).unwrap();
+        let n = jwk["n"].as_str().unwrap();
+        // 2048 bits = 256 bytes = 342 base64url characters.
+        assert!(n.len() >= 342, "modulus too short: {}", n.len());
+    }
+
+    #[test]
+    fn rotation_windows_decide_signing_and_publishing() {
+        let master = MasterKey::generate();
+        let mut old = generate(SigningAlg::Es256, "old".into(), &master, 0, 0).unwrap();
+        old.retires_at = Some(1_000);
+        old.expires_at = Some(5_000);
+        let new = generate(SigningAlg::Es256, "new".into(), &master, 500, 1_000).unwrap();
+        let set = KeySet::new(vec![
+            LoadedKey::load(&old, &master).unwrap(),
+            LoadedKey::load(&new, &master).unwrap(),
+        ]);
+        assert_eq!(set.signing_key(SigningAlg::Es256, 600).unwrap().kid, "old");
+        assert!(set.jwks_json(600).contains("\"new\""), "published before it signs");
+        assert_eq!(set.signing_key(SigningAlg::Es256, 1_000).unwrap().kid, "new");
+        assert!(set.verification_key("old", 4_999).is_some());
+        assert!(set.verification_key("old", 5_000).is_none());
+        assert!(!set.jwks_json(5_000).contains("\"old\""));
+        assert!(set.signing_key(SigningAlg::Rs256, 600).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! Cryptography, none of it hand-rolled: bearer secrets and their hashes, AES-GCM sealing under
+//! the master key, argon2id passwords, signing keys and JWS (josekit).
+
+pub mod bearer;
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod secret_box;

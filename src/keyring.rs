@@ -1,0 +1,131 @@
+//! The signing keys in memory: loaded (decrypted) once, swapped atomically on reload, with the
+//! JWKS document prebuilt. Rotation (`firmgate keys rotate`) writes to the database; every node
+//! picks it up on its next reload, well before the new key may sign (`key_publish_lead`).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::clock::UnixTime;
+use crate::crypto::bearer::random_id;
+use crate::crypto::keys::{generate, KeyError, KeySet, LoadedKey, SigningAlg};
+use crate::crypto::secret_box::MasterKey;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+struct Loaded {
+    set: Arc<KeySet>,
+    jwks: Arc<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Keyring {
+    inner: Arc<RwLock<Loaded>>,
+}
+
+impl Default for Keyring {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Keyring {
+    pub fn new() -> Self {
+        Keyring {
+            inner: Arc::new(RwLock::new(Loaded {
+                set: Arc::new(KeySet::default()),
+                jwks: Arc::new("{\"keys\":[]}".to_owned()),
+            })),
+        }
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.inner.read() {
+            Ok(g) => g.set.clone(),
+            Err(poisoned) => poisoned.into_inner().set.clone(),
+        }
+    }
+
+    pub fn jwks(&self) -> Arc<String> {
+        match self.inner.read() {
+            Ok(g) => g.jwks.clone(),
+            Err(poisoned) => poisoned.into_inner().jwks.clone(),
+        }
+    }
+
+    /// First start: one key of each algorithm, signing at once (nothing to pre-publish for).
+    pub async fn ensure_keys(
+        &self,
+        store: &Store,
+        master: &MasterKey,
+        now: UnixTime,
+    ) -> Result<(), KeyringError> {
+        let existing = store.signing_keys(now).await?;
+        for alg in SigningAlg::ALL {
+            if !existing.iter().any(|k| k.alg == alg) {
+                let key = generate(alg, random_id(), master, now, now)?;
+                store.insert_signing_key(&key).await?;
+                tracing::info!(kid = %key.kid, alg = %alg, "generated a signing key");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and decrypts every published key and swaps the in-memory set.
+    pub async fn reload(
+        &self,
+        store: &Store,
+        master: &MasterKey,
+        now: UnixTime,
+    ) -> Result<(), KeyringError> {
+        let stored = store.signing_keys(now).await?;
+        let current = self.current();
+        let mut loaded = Vec::with_capacity(stored.len());
+        for s in &stored {
+            loaded.push(LoadedKey::load(s, master)?);
+        }
+        let set = KeySet::new(loaded);
+        let jwks = set.jwks_json(now);
+        if current.len() != set.len() {
+            tracing::info!(keys = set.len(), "signing keys loaded");
+        }
+        let mut g = match self.inner.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *g = Loaded {
+            set: Arc::new(set),
+            jwks: Arc::new(jwks),
+        };
+        Ok(())
+    }
+
+    /// Rotation: a new key per algorithm, published now, signing after `lead`; the old keys stop
+    /// signing then and stay published for `max_token_lifetime` more.
+    pub async fn rotate(
+        store: &Store,
+        master: &MasterKey,
+        now: UnixTime,
+        lead: Duration,
+        max_token_lifetime: Duration,
+    ) -> Result<Vec<String>, KeyringError> {
+        let lead = i64::try_from(lead.as_secs()).unwrap_or(i64::MAX / 4);
+        let life = i64::try_from(max_token_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
+        let mut kids = Vec::new();
+        for alg in SigningAlg::ALL {
+            let key = generate(alg, random_id(), master, now, now + lead)?;
+            store
+                .rotate_signing_key(&key, now + lead, now + lead + life)
+                .await?;
+            kids.push(key.kid);
+        }
+        Ok(kids)
+    }
+}

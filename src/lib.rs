@@ -1,0 +1,35 @@
+//! firmgate, an OpenID Connect identity provider for law firms.
+//!
+//! Map of the crate (dependencies point down the list):
+//!
+//! - HTTP features
+//!   - [`oidc`]: the protocol engine — discovery, JWKS, authorize, token (code, refresh with
+//!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout.
+//!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
+//!     login, firm choice and consent; browser sessions; sign-in throttling.
+//!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
+//!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
+//! - Domain
+//!   - [`admin`]: create firms, people, clients (the CLI's library).
+//!   - [`policy`]: firm policy, pure.
+//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS.
+//!   - [`keyring`]: the signing keys in memory, reloaded from the store.
+//!   - [`audit`]: the audit trail.
+//! - [`store`]: all SQL, SQLite or PostgreSQL behind one pool.
+//! - Wiring: [`app`] (state, routes, server), [`cli`], [`config`], [`clock`], [`error`].
+
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod keyring;
+pub mod oidc;
+pub mod policy;
+pub mod signin;
+pub mod store;
+pub mod web;

@@ -1,0 +1,98 @@
+//! Claims: what `sub` is, which claims each scope releases (OIDC Core §5.4), what the `claims`
+//! request parameter asks for (§5.5), and the authentication context values firmgate asserts.
+
+use serde_json::{json, Map, Value};
+
+use crate::store::people::{Membership, Person};
+
+/// `amr` value for a password (RFC 8176 §2).
+pub const AMR_PASSWORD: &str = "pwd";
+/// `acr` for a password-only sign-in; advertised in `acr_values_supported`.
+pub const ACR_PASSWORD: &str = "urn:firmgate:acr:password";
+pub const ACR_VALUES_SUPPORTED: [&str; 1] = [ACR_PASSWORD];
+
+/// Every claim firmgate can release, for discovery's `claims_supported`.
+pub const CLAIMS_SUPPORTED: [&str; 18] = [
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+    "at_hash", "name", "email", "email_verified", "firm_id", "firm_name", "role",
+];
+
+/// The `sub` of a client acting for itself (client credentials): ':' never occurs in person
+/// ids, so it cannot collide with a person's `sub` (RFC 9700 §4.15).
+pub fn client_subject(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+/// Names requested through the `claims` parameter for one member (`userinfo` or `id_token`).
+pub fn requested(claims: Option<&str>, member: &str) -> Vec<String> {
+    claims
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .and_then(|v| v.get(member).and_then(Value::as_object).map(|o| o.keys().cloned().collect()))
+        .unwrap_or_default()
+}
+
+/// The person's claims for `scopes` plus any requested by name (OIDC Core §5.4, §5.5).
+pub fn person_claims(person: &Person, scopes: &[&str], named: &[String]) -> Map<String, Value> {
+    let wants = |scope: &str, claim: &str| scopes.contains(&scope) || named.iter().any(|n| n == claim);
+    let mut m = Map::new();
+    if wants("profile", "name") {
+        m.insert("name".into(), json!(person.name));
+    }
+    if wants("profile", "updated_at") {
+        m.insert("updated_at".into(), json!(person.updated_at));
+    }
+    if wants("email", "email") {
+        m.insert("email".into(), json!(person.email));
+    }
+    if wants("email", "email_verified") {
+        m.insert("email_verified".into(), json!(person.email_verified != 0));
+    }
+    m
+}
+
+/// The firm claims every token for a firm carries (DESIGN "Claims").
+pub fn firm_claims(m: &Membership) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("firm_id".into(), json!(m.firm_id));
+    out.insert("firm_name".into(), json!(m.firm_name));
+    out.insert("role".into(), json!(m.role));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person() -> Person {
+        Person {
+            id: "p1".into(),
+            email: "a@b.example".into(),
+            name: "Ann".into(),
+            email_verified: 0,
+            password_hash: None,
+            created_at: 0,
+            updated_at: 5,
+        }
+    }
+
+    #[test]
+    fn scopes_release_their_claims_only() {
+        let c = person_claims(&person(), &["openid"], &[]);
+        assert!(c.is_empty());
+        let c = person_claims(&person(), &["openid", "email"], &[]);
+        assert_eq!(c["email"], "a@b.example");
+        assert_eq!(c["email_verified"], false);
+        assert!(!c.contains_key("name"));
+        let c = person_claims(&person(), &["openid"], &["name".to_string()]);
+        assert_eq!(c["name"], "Ann");
+    }
+
+    #[test]
+    fn claims_parameter_names_are_read_per_member() {
+        let claims = r#"{"userinfo":{"name":{"essential":true}},"id_token":{"auth_time":{"essential":true}}}"#;
+        assert_eq!(requested(Some(claims), "userinfo"), vec!["name"]);
+        assert_eq!(requested(Some(claims), "id_token"), vec!["auth_time"]);
+        assert!(requested(None, "userinfo").is_empty());
+        assert!(client_subject("abc").contains(':'));
+    }
+}

@@ -1,0 +1,59 @@
+//! Issuing an authorization code at the end of a successful journey: 256 random bits, stored
+//! hashed, single use, 60 seconds, bound to client, redirect_uri, PKCE challenge, nonce and the
+//! session. [RFC 6749 §4.1.2, §10.10; RFC 7636 §4.4]
+
+use crate::app::AppState;
+use crate::crypto::bearer::{BearerToken, TokenKind};
+use crate::oidc::claims::{ACR_PASSWORD, AMR_PASSWORD};
+use crate::oidc::request::AuthorizationRequest;
+use crate::store::codes::CodeRecord;
+use crate::store::sessions::SessionRecord;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn issue_code(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+    firm_id: &str,
+    offline: bool,
+) -> Result<String, IssueError> {
+    let now = state.clock.now();
+    let code = BearerToken::generate();
+    let ttl = i64::try_from(state.settings.code_ttl.as_secs()).unwrap_or(60);
+    let scopes: Vec<&str> = request
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| offline || *s != "offline_access")
+        .collect();
+    state
+        .store
+        .insert_code(&CodeRecord {
+            code_hash: code.hash(TokenKind::AuthorizationCode),
+            client_id: request.client_id.clone(),
+            person_id: session.person_id.clone(),
+            firm_id: firm_id.to_owned(),
+            session_id: session.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            scope: scopes.join(" "),
+            claims: request.claims.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: session.auth_time,
+            amr: if session.amr.is_empty() { AMR_PASSWORD.to_owned() } else { session.amr.clone() },
+            acr: ACR_PASSWORD.to_owned(),
+            offline: i64::from(offline),
+            created_at: now,
+            expires_at: now + ttl,
+            redeemed_at: None,
+            grant_id: None,
+        })
+        .await?;
+    Ok(code.expose().to_owned())
+}

@@ -1,0 +1,147 @@
+//! The sign-in order as a table: one row per combination that matters.
+
+use super::*;
+
+const NOW: UnixTime = 1_000_000;
+
+fn live(auth_age: i64) -> Option<SessionFacts> {
+    Some(SessionFacts {
+        auth_time: NOW - auth_age,
+        last_seen_at: NOW - 60,
+        authenticated_here: false,
+        hint_mismatch: false,
+    })
+}
+
+fn fresh() -> Option<SessionFacts> {
+    Some(SessionFacts {
+        auth_time: NOW,
+        last_seen_at: NOW,
+        authenticated_here: true,
+        hint_mismatch: false,
+    })
+}
+
+fn base() -> FlowInput {
+    FlowInput {
+        now: NOW,
+        prompt: Prompt::default(),
+        max_age: None,
+        session: None,
+        firm: FirmFacts::Resolved(FirmPolicy::default()),
+        consent: ConsentFacts::default(),
+    }
+}
+
+const NONE: Prompt = Prompt {
+    none: true,
+    login: false,
+    consent: false,
+};
+const LOGIN: Prompt = Prompt {
+    none: false,
+    login: true,
+    consent: false,
+};
+const CONSENT: Prompt = Prompt {
+    none: false,
+    login: false,
+    consent: true,
+};
+
+fn remembered() -> ConsentFacts {
+    ConsentFacts {
+        remembered: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn next_step_table() {
+    let idle = Some(SessionFacts {
+        auth_time: NOW - 9 * 3600,
+        last_seen_at: NOW - 8 * 3600 - 1,
+        authenticated_here: false,
+        hint_mismatch: false,
+    });
+    let idle_edge = Some(SessionFacts {
+        last_seen_at: NOW - 8 * 3600,
+        ..idle.clone().unwrap()
+    });
+    let mismatch = Some(SessionFacts {
+        hint_mismatch: true,
+        ..live(10).unwrap()
+    });
+    #[rustfmt::skip]
+    let rows: Vec<(&str, FlowInput, Step)> = vec![
+        ("no session -> login", base(), Step::Login),
+        ("no session, prompt=none -> login_required",
+            FlowInput { prompt: NONE, ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("live session, no consent -> consent",
+            FlowInput { session: live(10), ..base() }, Step::Consent),
+        ("live session, remembered consent -> issue",
+            FlowInput { session: live(10), consent: remembered(), ..base() }, Step::Issue),
+        ("prompt=none, no consent -> consent_required",
+            FlowInput { prompt: NONE, session: live(10), ..base() }, Step::Deny(Denial::ConsentRequired)),
+        ("prompt=none with consent -> issue silently",
+            FlowInput { prompt: NONE, session: live(10), consent: remembered(), ..base() }, Step::Issue),
+        ("prompt=login on a live session -> login",
+            FlowInput { prompt: LOGIN, session: live(10), consent: remembered(), ..base() }, Step::Login),
+        ("prompt=login after signing in here -> issue",
+            FlowInput { prompt: LOGIN, session: fresh(), consent: remembered(), ..base() }, Step::Issue),
+        ("max_age exceeded -> login",
+            FlowInput { max_age: Some(1), session: live(2), consent: remembered(), ..base() }, Step::Login),
+        ("max_age exceeded, prompt=none -> login_required",
+            FlowInput { prompt: NONE, max_age: Some(1), session: live(2), consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("max_age not exceeded -> issue",
+            FlowInput { max_age: Some(10_000), session: live(100), consent: remembered(), ..base() }, Step::Issue),
+        ("max_age=0 behaves like prompt=login",
+            FlowInput { max_age: Some(0), session: live(0), consent: remembered(), ..base() }, Step::Login),
+        ("max_age=0 satisfied by a sign-in here",
+            FlowInput { max_age: Some(0), session: fresh(), consent: remembered(), ..base() }, Step::Issue),
+        ("idle past the firm timeout -> login",
+            FlowInput { session: idle.clone(), consent: remembered(), ..base() }, Step::Login),
+        ("idle past the timeout, prompt=none -> login_required",
+            FlowInput { prompt: NONE, session: idle, consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("idle exactly at the timeout -> still live",
+            FlowInput { session: idle_edge, consent: remembered(), ..base() }, Step::Issue),
+        ("30-minute firm timeout applies at once",
+            FlowInput { session: live(3600).map(|s| SessionFacts { last_seen_at: NOW - 1801, ..s }),
+                firm: FirmFacts::Resolved(FirmPolicy { idle_timeout_secs: 1800 }), consent: remembered(), ..base() }, Step::Login),
+        ("id_token_hint for someone else -> login",
+            FlowInput { session: mismatch.clone(), consent: remembered(), ..base() }, Step::Login),
+        ("id_token_hint for someone else, prompt=none -> login_required",
+            FlowInput { prompt: NONE, session: mismatch, consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("not a member -> access_denied",
+            FlowInput { session: live(10), firm: FirmFacts::NotMember, ..base() }, Step::Deny(Denial::AccessDenied("the user is not a member of a firm this application serves"))),
+        ("several firms -> select firm",
+            FlowInput { session: live(10), firm: FirmFacts::Choose, ..base() }, Step::SelectFirm),
+        ("several firms, prompt=none -> interaction_required",
+            FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Choose, ..base() }, Step::Deny(Denial::InteractionRequired)),
+        ("prompt=consent with remembered consent -> consent",
+            FlowInput { prompt: CONSENT, session: live(10), consent: remembered(), ..base() }, Step::Consent),
+        ("offline_access asks again even when remembered (OIDC Core §11)",
+            FlowInput { session: live(10), consent: ConsentFacts { offline_requested: true, ..remembered() }, ..base() }, Step::Consent),
+        ("offline_access with prompt=none -> consent_required",
+            FlowInput { prompt: NONE, session: live(10), consent: ConsentFacts { offline_requested: true, ..remembered() }, ..base() }, Step::Deny(Denial::ConsentRequired)),
+        ("first-party client skips consent",
+            FlowInput { session: live(10), consent: ConsentFacts { first_party: true, offline_requested: true, ..Default::default() }, ..base() }, Step::Issue),
+        ("consent allowed here -> issue",
+            FlowInput { session: fresh(), consent: ConsentFacts { decision_here: Some(true), offline_requested: true, ..Default::default() }, ..base() }, Step::Issue),
+        ("consent denied here -> access_denied",
+            FlowInput { session: fresh(), consent: ConsentFacts { decision_here: Some(false), ..remembered() }, ..base() }, Step::Deny(Denial::AccessDenied("the user declined"))),
+        ("no session outranks a consent answer",
+            FlowInput { consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::Login),
+    ];
+    for (name, input, expected) in rows {
+        assert_eq!(next_step(&input), expected, "{name}");
+    }
+}
+
+#[test]
+fn denials_map_to_oidc_error_codes() {
+    assert_eq!(Denial::LoginRequired.error_code(), "login_required");
+    assert_eq!(Denial::ConsentRequired.error_code(), "consent_required");
+    assert_eq!(Denial::InteractionRequired.error_code(), "interaction_required");
+    assert_eq!(Denial::AccessDenied("x").error_code(), "access_denied");
+}

@@ -1,0 +1,188 @@
+//! Gathers the facts `next_step` needs (session, firm, consent) and carries out its answer:
+//! send the browser to the page for the missing step, issue the code, or return the error.
+
+use axum::response::{IntoResponse, Response};
+
+use super::flow::{next_step, ConsentFacts, FirmFacts, FlowInput, SessionFacts, Step};
+use super::interaction::{self, Interaction};
+use crate::app::AppState;
+use crate::error::PageError;
+use crate::oidc::request::AuthorizationRequest;
+use crate::oidc::{issue, response};
+use crate::policy::FirmPolicy;
+use crate::store::clients::ClientRecord;
+use crate::store::people::Membership;
+use crate::store::sessions::SessionRecord;
+use crate::web::browser::Browser;
+use crate::web::render;
+
+/// What the journey knows at this moment, and the step that follows from it.
+#[derive(Debug)]
+pub struct Assessment {
+    pub step: Step,
+    pub client: ClientRecord,
+    pub memberships: Vec<Membership>,
+    /// The firm this sign-in is for, once known.
+    pub firm: Option<Membership>,
+}
+
+pub async fn assess(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    interaction: Option<&Interaction>,
+    session: Option<&SessionRecord>,
+) -> Result<Assessment, PageError> {
+    let client = state
+        .store
+        .client(&request.client_id)
+        .await?
+        .ok_or_else(PageError::expired)?;
+    let now = state.clock.now();
+    let record = interaction.map(|i| &i.record);
+    let mut memberships = Vec::new();
+    let mut firm = None;
+    let mut firm_facts = FirmFacts::NotMember;
+    let mut consent = ConsentFacts {
+        first_party: client.first_party,
+        offline_requested: request.wants_offline(),
+        decision_here: record.and_then(|r| r.consent.as_deref()).map(|d| d == "allow"),
+        remembered: false,
+    };
+    let session_facts = session.map(|s| SessionFacts {
+        auth_time: s.auth_time,
+        last_seen_at: s.last_seen_at,
+        authenticated_here: record
+            .and_then(|r| r.authenticated_session_id.as_deref())
+            .is_some_and(|id| id == s.id),
+        hint_mismatch: request
+            .hinted_sub
+            .as_deref()
+            .is_some_and(|sub| sub != s.person_id),
+    });
+    if let Some(s) = session {
+        memberships = state.store.memberships_of(&s.person_id).await?;
+        let chosen = match (&client.firm_id, record.and_then(|r| r.firm_id.as_deref())) {
+            (Some(client_firm), _) => memberships.iter().find(|m| &m.firm_id == client_firm),
+            (None, Some(picked)) => memberships.iter().find(|m| m.firm_id == picked),
+            (None, None) if memberships.len() == 1 => memberships.first(),
+            (None, None) => None,
+        };
+        firm_facts = match chosen {
+            Some(m) => {
+                let f = state.store.firm(&m.firm_id).await?;
+                FirmFacts::Resolved(FirmPolicy {
+                    idle_timeout_secs: f
+                        .map(|f| f.idle_timeout_secs)
+                        .unwrap_or(crate::policy::DEFAULT_IDLE_TIMEOUT_SECS),
+                })
+            }
+            None if client.firm_id.is_none() && memberships.len() > 1 => FirmFacts::Choose,
+            None => FirmFacts::NotMember,
+        };
+        firm = chosen.cloned();
+        let granted = state.store.consented_scopes(&s.person_id, &client.id).await?;
+        consent.remembered = request.scopes.iter().all(|sc| granted.contains(sc));
+    }
+    let step = next_step(&FlowInput {
+        now,
+        prompt: request.prompt(),
+        max_age: request.max_age,
+        session: session_facts,
+        firm: firm_facts,
+        consent,
+    });
+    Ok(Assessment {
+        step,
+        client,
+        memberships,
+        firm,
+    })
+}
+
+/// Carries out `assessment.step`.
+pub async fn act(
+    state: &AppState,
+    browser: &Browser,
+    request: &AuthorizationRequest,
+    interaction: Option<Interaction>,
+    session: Option<&SessionRecord>,
+    assessment: Assessment,
+) -> Result<Response, PageError> {
+    let issuer = state.issuer();
+    let now = state.clock.now();
+    let page = match assessment.step {
+        Step::Login => "login",
+        Step::SelectFirm => "firm",
+        Step::Consent => "consent",
+        Step::Issue => {
+            let (Some(session), Some(firm)) = (session, assessment.firm.as_ref()) else {
+                return Err(PageError::internal());
+            };
+            if let Some(i) = &interaction {
+                if !state.store.complete_interaction(i.id(), now).await? {
+                    return Err(PageError::expired());
+                }
+            }
+            let offline = request.wants_offline()
+                && (assessment.client.first_party
+                    || interaction
+                        .as_ref()
+                        .and_then(|i| i.record.consent.as_deref())
+                        == Some("allow"));
+            let code = issue::issue_code(state, request, session, &firm.firm_id, offline).await?;
+            state.store.touch_session(&session.id, now).await?;
+            return Ok(response::code(
+                &request.redirect_uri,
+                request.response_mode,
+                request.state.as_deref(),
+                &issuer,
+                &code,
+            ));
+        }
+        Step::Deny(denial) => {
+            if let Some(i) = &interaction {
+                state.store.complete_interaction(i.id(), now).await?;
+            }
+            return Ok(response::error(
+                &request.redirect_uri,
+                request.response_mode,
+                request.state.as_deref(),
+                &issuer,
+                denial.error_code(),
+                denial.description(),
+            ));
+        }
+    };
+    let interaction = match interaction {
+        Some(i) => i,
+        None => interaction::start(state, browser, request).await?,
+    };
+    Ok(render::see_other(&format!(
+        "/signin/{page}?interaction={}",
+        interaction.id()
+    )))
+}
+
+/// Assess and act in one go, for handlers that have just recorded their result.
+pub async fn continue_journey(
+    state: &AppState,
+    browser: &Browser,
+    interaction: Interaction,
+    session: Option<&SessionRecord>,
+) -> Response {
+    let request = interaction.request.clone();
+    let result = async {
+        let assessment = assess(state, &request, Some(&interaction), session).await?;
+        act(state, browser, &request, Some(interaction), session, assessment).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+impl From<crate::oidc::issue::IssueError> for PageError {
+    fn from(e: crate::oidc::issue::IssueError) -> Self {
+        match e {
+            crate::oidc::issue::IssueError::Store(s) => PageError::from(s),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The sign-in page: e-mail and password. Unknown e-mail and wrong password get the same answer
+//! after the same work (a dummy argon2 verification); failures are throttled per account and per
+//! address with growing locks, and audited.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::interaction::{self, Interaction};
+use super::journey::{act, assess, continue_journey};
+use super::session;
+use super::throttle;
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent};
+use crate::crypto::password::{Password, Verified};
+use crate::error::PageError;
+use crate::oidc::claims::AMR_PASSWORD;
+use crate::signin::flow::Step;
+use crate::web::browser::Browser;
+use crate::web::client_ip::RequestActor;
+use crate::web::params::Params;
+use crate::web::render;
+
+pub const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    client_name: &'a str,
+    csrf: &'a str,
+    interaction: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct InteractionQuery {
+    pub interaction: Option<String>,
+}
+
+fn login_page(browser: &Browser, i: &Interaction, client_name: &str, email: &str, error: Option<&str>) -> Response {
+    let page = render::page(&LoginPage {
+        client_name,
+        csrf: &browser.csrf_token(),
+        interaction: i.id(),
+        email,
+        error,
+    });
+    render::with_cookies(page, [browser.set_cookie.clone()])
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    browser: Browser,
+    headers: HeaderMap,
+    Query(q): Query<InteractionQuery>,
+) -> Result<Response, PageError> {
+    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
+    let session = session::current(&state, &headers).await?;
+    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
+    if assessment.step != Step::Login {
+        let request = i.request.clone();
+        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+    }
+    let hint = i.request.login_hint.clone().unwrap_or_default();
+    Ok(login_page(&browser, &i, &assessment.client.name, &hint, None))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    browser: Browser,
+    RequestActor(actor): RequestActor,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, PageError> {
+    let form = Params::parse(&body).map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    if !browser.csrf_ok(form.get("csrf")) {
+        return Err(PageError::csrf());
+    }
+    let i = interaction::load(&state, &browser, form.get("interaction")).await?;
+    let client = state.store.client(&i.request.client_id).await?.ok_or_else(PageError::expired)?;
+    let email = form.get("email").unwrap_or("").trim().to_owned();
+    let password = form.get("password").unwrap_or("");
+    let retry = |message: &str| -> Response {
+        login_page(&browser, &i, &client.name, &email, Some(message))
+    };
+    if email.is_empty() || password.is_empty() {
+        return Ok(retry("Enter your email address and password."));
+    }
+    if email.len() > MAX_EMAIL_LEN || !email.contains('@') {
+        return Ok(retry("Enter a valid email address, like name@firm.example."));
+    }
+    if password.len() > MAX_PASSWORD_LEN || form.is_oversized("password") {
+        return Ok(retry("Email or password is incorrect."));
+    }
+    let keys = throttle::login_keys(&email, actor.ip.as_deref());
+    let now = state.clock.now();
+    if let Some(wait) = throttle::blocked(&state.store, &keys, now).await? {
+        audit::record(&state.store, AuditEvent::SignInThrottled { person_id: None, client_id: &client.id }, &actor, now).await?;
+        return Ok(retry(&throttle::message(wait)));
+    }
+    let person = state.store.person_by_email(&email).await?;
+    let verified = state
+        .passwords
+        .verify(&Password::new(password), person.as_ref().and_then(|p| p.password_hash.as_deref()))
+        .await
+        .map_err(|_| PageError::internal())?;
+    let (person, rehash) = match (person, verified) {
+        (Some(p), Verified::Yes { rehash }) => (p, rehash),
+        (person, _) => {
+            throttle::failed(&state.store, &keys, state.clock.now()).await?;
+            let reason = if person.is_some() { "wrong password" } else { "unknown email" };
+            audit::record(
+                &state.store,
+                AuditEvent::SignInFailed { person_id: person.as_ref().map(|p| p.id.as_str()), client_id: &client.id, reason },
+                &actor,
+                state.clock.now(),
+            )
+            .await?;
+            return Ok(retry("Email or password is incorrect."));
+        }
+    };
+    throttle::succeeded(&state.store, &keys).await?;
+    if let Some(hash) = rehash {
+        state.store.set_password_hash(&person.id, &hash, state.clock.now()).await?;
+    }
+    let previous = session::current(&state, &headers).await?;
+    let (session_id, cookie) = session::establish(&state, previous.as_ref(), &person.id, AMR_PASSWORD, &actor).await?;
+    state.store.set_interaction_session(i.id(), &session_id).await?;
+    audit::record(
+        &state.store,
+        AuditEvent::SignIn { person_id: &person.id, firm_id: client.firm_id.as_deref(), client_id: &client.id },
+        &actor,
+        state.clock.now(),
+    )
+    .await?;
+    let session = state.store.session(&session_id).await?;
+    let mut i = i;
+    i.record.authenticated_session_id = Some(session_id);
+    let res = continue_journey(&state, &browser, i, session.as_ref()).await;
+    Ok(render::with_cookies(res.into_response(), [cookie, browser.set_cookie.clone()]))
+}

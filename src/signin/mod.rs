@@ -1,0 +1,24 @@
+//! The sign-in journey: the state machine (`flow`), interactions bound to a browser, sessions,
+//! and one page per step (login, firm choice, consent). Every page handler does its one job and
+//! asks `journey` (which asks `flow::next_step`) where to go next.
+
+pub mod consent;
+pub mod flow;
+pub mod interaction;
+pub mod journey;
+pub mod login;
+pub mod select_firm;
+pub mod session;
+pub mod throttle;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signin/login", get(login::show).post(login::submit))
+        .route("/signin/firm", get(select_firm::show).post(select_firm::submit))
+        .route("/signin/consent", get(consent::show).post(consent::submit))
+}

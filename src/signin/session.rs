@@ -1,0 +1,76 @@
+//! Browser sessions as the sign-in journey sees them: find the live one behind the cookie,
+//! establish a new one at sign-in (a fresh token every time, ASVS 3.2.1), end one at logout.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::app::AppState;
+use crate::clock::UnixTime;
+use crate::crypto::bearer::{random_id, BearerToken, TokenKind};
+use crate::store::sessions::{NewSession, SessionRecord};
+use crate::store::StoreResult;
+use crate::audit::Actor;
+use crate::web::cookies::{self, CookieName};
+
+/// The live session behind the request's cookie: not ended, within its absolute lifetime and
+/// the server-wide idle limit. (The firm's own idle limit is `next_step`'s to apply.)
+pub async fn current(state: &AppState, headers: &HeaderMap) -> StoreResult<Option<SessionRecord>> {
+    let secure = state.settings.cookies_secure();
+    let Some(token) = cookies::read(headers, CookieName::Session, secure) else {
+        return Ok(None);
+    };
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let hash = BearerToken::from_presented(&token).hash(TokenKind::Session);
+    let Some(session) = state.store.session_by_token_hash(&hash).await? else {
+        return Ok(None);
+    };
+    Ok(is_live(state, &session, state.clock.now()).then_some(session))
+}
+
+pub fn is_live(state: &AppState, s: &SessionRecord, now: UnixTime) -> bool {
+    let idle_limit = i64::try_from(state.settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    s.ended_at.is_none() && now < s.expires_at && now - s.last_seen_at <= idle_limit
+}
+
+/// Starts a new session for `person_id` after a successful sign-in. The previous session of
+/// this browser, if any, is ended: a pre-login identifier is never promoted. When the same
+/// person re-authenticates (prompt=login, max_age) their grants move to the new session.
+pub async fn establish(
+    state: &AppState,
+    previous: Option<&SessionRecord>,
+    person_id: &str,
+    amr: &str,
+    actor: &Actor,
+) -> StoreResult<(String, Option<HeaderValue>)> {
+    let now = state.clock.now();
+    let token = BearerToken::generate();
+    let id = random_id();
+    let lifetime = i64::try_from(state.settings.session_max_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
+    state
+        .store
+        .insert_session(&NewSession {
+            id: &id,
+            token_hash: &token.hash(TokenKind::Session),
+            person_id,
+            auth_time: now,
+            amr,
+            expires_at: now + lifetime,
+            user_agent: actor.user_agent.as_deref(),
+            ip: actor.ip.as_deref(),
+        })
+        .await?;
+    if let Some(old) = previous {
+        if old.person_id == person_id {
+            state.store.hand_over_session(&old.id, &id, now).await?;
+        } else {
+            state.store.end_session(&old.id, now, "another person signed in").await?;
+        }
+    }
+    let cookie = cookies::set(CookieName::Session, token.expose(), state.settings.cookies_secure());
+    Ok((id, cookie))
+}
+
+pub fn clear_cookie(state: &AppState) -> Option<HeaderValue> {
+    cookies::clear(CookieName::Session, state.settings.cookies_secure())
+}

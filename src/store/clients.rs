@@ -1,0 +1,135 @@
+//! Registered relying parties.
+
+use sqlx::{FromRow, Row};
+
+use super::{words, Store, StoreError, StoreResult};
+
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    pub id: String,
+    pub name: String,
+    /// Namespaced SHA-256 of the server-generated secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub first_party: bool,
+    pub firm_id: Option<String>,
+    pub signing_alg: String,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_token_ttl_secs: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    first_party: i64,
+    firm_id: Option<String>,
+    signing_alg: String,
+    access_token_ttl_secs: Option<i64>,
+    refresh_token_ttl_secs: Option<i64>,
+    created_at: i64,
+}
+
+fn json_list(text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl TryFrom<ClientRow> for ClientRecord {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> StoreResult<Self> {
+        Ok(ClientRecord {
+            redirect_uris: json_list(&r.redirect_uris)?,
+            post_logout_redirect_uris: json_list(&r.post_logout_redirect_uris)?,
+            grant_types: words(&r.grant_types),
+            first_party: r.first_party != 0,
+            id: r.id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            auth_method: r.auth_method,
+            firm_id: r.firm_id,
+            signing_alg: r.signing_alg,
+            access_token_ttl_secs: r.access_token_ttl_secs,
+            refresh_token_ttl_secs: r.refresh_token_ttl_secs,
+            created_at: r.created_at,
+        })
+    }
+}
+
+impl Store {
+    pub async fn insert_client(&self, c: &ClientRecord) -> StoreResult<()> {
+        let uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let logout_uris = serde_json::to_string(&c.post_logout_redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO clients (id, name, secret_hash, auth_method, redirect_uris, \
+             post_logout_redirect_uris, grant_types, first_party, firm_id, signing_alg, \
+             access_token_ttl_secs, refresh_token_ttl_secs, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(&c.auth_method)
+        .bind(uris)
+        .bind(logout_uris)
+        .bind(c.grant_types.join(" "))
+        .bind(i64::from(c.first_party))
+        .bind(&c.firm_id)
+        .bind(&c.signing_alg)
+        .bind(c.access_token_ttl_secs)
+        .bind(c.refresh_token_ttl_secs)
+        .bind(c.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
+        let row = sqlx::query_as::<_, ClientRow>(
+            "SELECT id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
+             grant_types, first_party, firm_id, signing_alg, access_token_ttl_secs, \
+             refresh_token_ttl_secs, created_at FROM clients WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(ClientRecord::try_from).transpose()
+    }
+
+    pub async fn count_clients(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// The longest access-token lifetime any client has (for key retirement).
+    pub async fn max_client_access_ttl(&self) -> StoreResult<Option<i64>> {
+        let row = sqlx::query("SELECT MAX(access_token_ttl_secs) AS m FROM clients")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("m")?)
+    }
+
+    /// The oldest client with this display name (the demo looks its client up this way).
+    pub async fn client_by_name(&self, name: &str) -> StoreResult<Option<ClientRecord>> {
+        let row = sqlx::query("SELECT id FROM clients WHERE name = $1 ORDER BY created_at, id LIMIT 1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => self.client(&r.try_get::<String, _>("id")?).await,
+            None => Ok(None),
+        }
+    }
+}

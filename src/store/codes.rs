@@ -1,0 +1,110 @@
+//! Authorization codes (stored hashed) and their one-time redemption. Redemption is a single
+//! conditional UPDATE inside the transaction that creates the grant, so of two concurrent
+//! redemptions exactly one wins on either backend. [SECURITY case 27]
+
+use sqlx::FromRow;
+
+use super::grants::NewGrant;
+use super::{Store, StoreResult};
+use crate::clock::UnixTime;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub client_id: String,
+    pub person_id: String,
+    pub firm_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub claims: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub offline: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub redeemed_at: Option<i64>,
+    pub grant_id: Option<String>,
+}
+
+/// What a redemption attempt found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Redemption {
+    Redeemed,
+    /// Someone redeemed it first; carries the grant that redemption created.
+    AlreadyRedeemed { grant_id: Option<String> },
+}
+
+impl Store {
+    pub async fn insert_code(&self, c: &CodeRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, person_id, firm_id, session_id, redirect_uri, scope, claims, nonce, code_challenge, auth_time, amr, acr, offline, created_at, expires_at, redeemed_at, grant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, NULL)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(&c.person_id)
+        .bind(&c.firm_id)
+        .bind(&c.session_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.claims)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(c.auth_time)
+        .bind(&c.amr)
+        .bind(&c.acr)
+        .bind(c.offline)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn code(&self, code_hash: &str) -> StoreResult<Option<CodeRecord>> {
+        Ok(sqlx::query_as::<_, CodeRecord>(
+            "SELECT code_hash, client_id, person_id, firm_id, session_id, redirect_uri, scope, claims, nonce, code_challenge, auth_time, amr, acr, offline, created_at, expires_at, redeemed_at, grant_id \
+             FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Marks the code redeemed and creates its grant (and first refresh token), atomically.
+    pub async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        grant: &NewGrant<'_>,
+        refresh: Option<(&str, UnixTime)>,
+    ) -> StoreResult<Redemption> {
+        let mut tx = self.pool().begin().await?;
+        let won = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = $1, grant_id = $2 \
+             WHERE code_hash = $3 AND redeemed_at IS NULL",
+        )
+        .bind(now)
+        .bind(grant.id)
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !won {
+            tx.rollback().await?;
+            let grant_id = self.code(code_hash).await?.and_then(|c| c.grant_id);
+            return Ok(Redemption::AlreadyRedeemed { grant_id });
+        }
+        Store::insert_grant_in(&mut tx, grant, now).await?;
+        if let Some((hash, expires_at)) = refresh {
+            Store::insert_refresh_token_in(&mut tx, hash, grant.id, now, expires_at).await?;
+        }
+        tx.commit().await?;
+        Ok(Redemption::Redeemed)
+    }
+}

@@ -1,0 +1,51 @@
+//! Remembered consent per person and client: the scopes the person allowed.
+
+use sqlx::Row;
+
+use super::{words, Store, StoreResult};
+use crate::clock::UnixTime;
+
+impl Store {
+    pub async fn consented_scopes(
+        &self,
+        person_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        let row = sqlx::query("SELECT scope FROM consents WHERE person_id = $1 AND client_id = $2")
+            .bind(person_id)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => Ok(words(&r.try_get::<String, _>("scope")?)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Records consent to `scopes`, merged with what was allowed before.
+    pub async fn remember_consent(
+        &self,
+        person_id: &str,
+        client_id: &str,
+        scopes: &[String],
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let mut all = self.consented_scopes(person_id, client_id).await?;
+        for s in scopes {
+            if !all.contains(s) {
+                all.push(s.clone());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO consents (person_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (person_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(person_id)
+        .bind(client_id)
+        .bind(all.join(" "))
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Firms and their policy columns.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreResult};
+use crate::clock::UnixTime;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Firm {
+    pub id: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub idle_timeout_secs: i64,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn insert_firm(&self, firm: &Firm) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO firms (id, name, region, idle_timeout_secs, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&firm.id)
+        .bind(&firm.name)
+        .bind(&firm.region)
+        .bind(firm.idle_timeout_secs)
+        .bind(firm.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn firm(&self, id: &str) -> StoreResult<Option<Firm>> {
+        Ok(sqlx::query_as::<_, Firm>(
+            "SELECT id, name, region, idle_timeout_secs, created_at FROM firms WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn count_firms(&self) -> StoreResult<i64> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM firms")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    pub async fn set_firm_idle_timeout(
+        &self,
+        firm_id: &str,
+        secs: i64,
+        _now: UnixTime,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE firms SET idle_timeout_secs = $1 WHERE id = $2")
+            .bind(secs)
+            .bind(firm_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,188 @@
+//! Grants (token families), refresh tokens with one-time rotation, and revoked access tokens.
+
+use sqlx::{Any, FromRow, Row, Transaction};
+
+use super::{Store, StoreResult};
+use crate::clock::UnixTime;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub person_id: Option<String>,
+    pub firm_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub claims: Option<String>,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub offline: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub person_id: &'a str,
+    pub firm_id: &'a str,
+    pub session_id: &'a str,
+    pub scope: &'a str,
+    pub claims: Option<&'a str>,
+    pub auth_time: UnixTime,
+    pub amr: &'a str,
+    pub acr: &'a str,
+    pub offline: bool,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What a rotation attempt found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// The token had already been used: a replay. The caller revokes the family.
+    AlreadyUsed,
+}
+
+const GRANT_COLUMNS: &str = "id, client_id, person_id, firm_id, session_id, scope, claims, auth_time, amr, acr, offline, created_at, revoked_at";
+
+impl Store {
+    pub(crate) async fn insert_grant_in(
+        tx: &mut Transaction<'_, Any>,
+        g: &NewGrant<'_>,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, person_id, firm_id, session_id, scope, claims, auth_time, amr, acr, offline, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(g.id)
+        .bind(g.client_id)
+        .bind(g.person_id)
+        .bind(g.firm_id)
+        .bind(g.session_id)
+        .bind(g.scope)
+        .bind(g.claims)
+        .bind(g.auth_time)
+        .bind(g.amr)
+        .bind(g.acr)
+        .bind(i64::from(g.offline))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn insert_refresh_token_in(
+        tx: &mut Transaction<'_, Any>,
+        hash: &str,
+        grant_id: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
+        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
+        Ok(sqlx::query_as::<_, GrantRecord>(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Revokes a grant: its access tokens and every refresh token of the family stop working.
+    pub async fn revoke_grant(&self, id: &str, now: UnixTime, reason: &str) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshRecord>> {
+        Ok(sqlx::query_as::<_, RefreshRecord>(
+            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Uses `old_hash` once and stores its successor, atomically.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        grant_id: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<Rotation> {
+        let mut tx = self.pool().begin().await?;
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !won {
+            tx.rollback().await?;
+            return Ok(Rotation::AlreadyUsed);
+        }
+        Store::insert_refresh_token_in(&mut tx, new_hash, grant_id, now, expires_at).await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated)
+    }
+
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether an access token is still good: its jti not revoked and its grant (if any) live.
+    pub async fn access_token_live(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1) AS revoked, \
+                    (SELECT COUNT(*) FROM grants WHERE id = $2 AND revoked_at IS NULL) AS live_grants",
+        )
+        .bind(jti)
+        .bind(grant_id.unwrap_or(""))
+        .fetch_one(self.pool())
+        .await?;
+        let revoked: i64 = row.try_get("revoked")?;
+        let live_grants: i64 = row.try_get("live_grants")?;
+        Ok(revoked == 0 && (grant_id.is_none() || live_grants == 1))
+    }
+}

@@ -1,0 +1,180 @@
+//! All SQL lives here, one file per aggregate. The store runs on SQLite (embedded default, WAL)
+//! or PostgreSQL (scale-out) through one sqlx `Any` pool with SQL written once; nothing above
+//! this module asks which database it is on.
+
+pub mod audit;
+pub mod clients;
+pub mod codes;
+pub mod consents;
+pub mod firms;
+pub mod grants;
+pub mod interactions;
+pub mod keys;
+pub mod people;
+pub mod sessions;
+pub mod throttles;
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("that record already exists")]
+    Conflict,
+    #[error("a stored record is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Connects to `url`, creating a SQLite file (and its directory) when needed.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        match backend {
+            Backend::Sqlite => {
+                if let Some(dir) = sqlite_path(url).and_then(|p| {
+                    std::path::Path::new(&p).parent().map(|d| d.to_path_buf())
+                }) {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(&dir)
+                            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    }
+                }
+                options = options.max_connections(8).after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
+            }
+            Backend::Postgres => {
+                options = options.max_connections(16);
+            }
+        }
+        let pool = options.connect(url).await?;
+        Ok(Store { pool })
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.pool.connect_options().database_url.scheme() {
+            "sqlite" => &SQLITE_MIGRATIONS,
+            _ => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// True when the database answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+fn backend_of(url: &str) -> StoreResult<Backend> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(path.to_owned())
+    }
+}
+
+/// Splits a space-separated list column.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_chosen_by_scheme() {
+        assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(backend_of("mysql://h/db").is_err());
+        assert_eq!(
+            sqlite_path("sqlite://data/firmgate.db?mode=rwc").as_deref(),
+            Some("data/firmgate.db")
+        );
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        // STYLE.md: same version numbers in both dialect folders.
+        let versions = |m: &sqlx::migrate::Migrator| -> Vec<i64> {
+            m.iter().map(|x| x.version).collect()
+        };
+        assert_eq!(
+            versions(&SQLITE_MIGRATIONS),
+            versions(&POSTGRES_MIGRATIONS)
+        );
+        assert!(!versions(&SQLITE_MIGRATIONS).is_empty());
+    }
+}

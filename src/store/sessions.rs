@@ -1,0 +1,127 @@
+//! Browser sessions: the cookie holds a random token, the table only its hash. `id` is a
+//! separate public identifier (the ID token's `sid`).
+
+use sqlx::FromRow;
+
+use super::{Store, StoreResult};
+use crate::clock::UnixTime;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct SessionRecord {
+    pub id: String,
+    pub person_id: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub person_id: &'a str,
+    pub auth_time: UnixTime,
+    pub amr: &'a str,
+    pub expires_at: UnixTime,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+const COLUMNS: &str =
+    "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, user_agent, ip";
+
+impl Store {
+    pub async fn insert_session(&self, s: &NewSession<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, person_id, auth_time, amr, created_at, last_seen_at, expires_at, user_agent, ip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+        )
+        .bind(s.id)
+        .bind(s.token_hash)
+        .bind(s.person_id)
+        .bind(s.auth_time)
+        .bind(s.amr)
+        .bind(s.auth_time)
+        .bind(s.expires_at)
+        .bind(s.user_agent)
+        .bind(s.ip)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The live (not ended) session with this token hash.
+    pub async fn session_by_token_hash(&self, hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
+        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
+        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Slides the idle window.
+    pub async fn touch_session(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session and revokes the grants bound to it (offline grants survive), in one
+    /// transaction. Returns whether a live session was ended.
+    pub async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let ended = sqlx::query(
+            "UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_reason = $2 \
+             WHERE session_id = $3 AND offline = 0 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Replaces `old_id` by `new_id` for the same person (a re-authentication): the old
+    /// session ends and its grants follow the new one instead of being revoked.
+    pub async fn hand_over_session(&self, old_id: &str, new_id: &str, now: UnixTime) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grants SET session_id = $1 WHERE session_id = $2")
+            .bind(new_id)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Failure counters for credential checks, updated atomically in the database so they hold
+//! across several firmgate nodes.
+
+use sqlx::Row;
+
+use super::{Store, StoreResult};
+use crate::clock::UnixTime;
+
+impl Store {
+    /// Seconds until `key` may try again (0 = now).
+    pub async fn throttle_wait(&self, key: &str, now: UnixTime) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT locked_until FROM throttles WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => (r.try_get::<i64, _>("locked_until")? - now).max(0),
+            None => 0,
+        })
+    }
+
+    /// Counts a failure in the current window and returns the new count.
+    pub async fn throttle_fail(&self, key: &str, now: UnixTime, window: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO throttles (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN throttles.window_start + $3 < $2 THEN 1 ELSE throttles.failures + 1 END, \
+               window_start = CASE WHEN throttles.window_start + $3 < $2 THEN $2 ELSE throttles.window_start END \
+             RETURNING failures",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("failures")?)
+    }
+
+    pub async fn throttle_lock(&self, key: &str, until: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE throttles SET locked_until = $1 WHERE key = $2")
+            .bind(until)
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM throttles WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

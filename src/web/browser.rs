@@ -1,0 +1,65 @@
+//! The browser binding: a random secret in a cookie, the anchor for interactions (they store its
+//! hash) and for CSRF tokens (derived from it). A page submitted from another browser, or a URL
+//! sent by an attacker to continue their own interaction, does not match. [SECURITY case 58, 60]
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::cookies::{self, CookieName};
+use crate::app::AppState;
+use crate::crypto::bearer::{constant_time_eq, hash_secret, BearerToken, TokenKind};
+
+#[derive(Debug, Clone)]
+pub struct Browser {
+    secret: BearerToken,
+    /// Set when the cookie was just minted and must be sent back.
+    pub set_cookie: Option<HeaderValue>,
+}
+
+impl Browser {
+    /// What interactions store to recognise this browser.
+    pub fn binding_hash(&self) -> String {
+        self.secret.hash(TokenKind::BrowserBinding)
+    }
+
+    /// The CSRF token for forms in this browser: derived from its secret, never stored.
+    pub fn csrf_token(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"firmgate:csrf:");
+        h.update(self.secret.expose().as_bytes());
+        URL_SAFE_NO_PAD.encode(h.finalize())
+    }
+
+    /// Checks a submitted CSRF token in constant time.
+    pub fn csrf_ok(&self, submitted: Option<&str>) -> bool {
+        submitted.is_some_and(|s| constant_time_eq(s, &self.csrf_token()))
+    }
+}
+
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secure = state.settings.cookies_secure();
+        match cookies::read(&parts.headers, CookieName::Browser, secure) {
+            Some(value) if value.len() == 43 => Ok(Browser {
+                secret: BearerToken::from_presented(&value),
+                set_cookie: None,
+            }),
+            _ => {
+                let secret = BearerToken::generate();
+                let set_cookie = cookies::set(CookieName::Browser, secret.expose(), secure);
+                Ok(Browser { secret, set_cookie })
+            }
+        }
+    }
+}
+
+/// Hash of a browser secret, for tests that need to recognise a binding.
+pub fn binding_hash_of(secret: &str) -> String {
+    hash_secret(TokenKind::BrowserBinding, secret)
+}

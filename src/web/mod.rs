@@ -1,0 +1,10 @@
+//! HTTP plumbing with no business rules: parameter parsing, cookies, the browser binding and
+//! CSRF, the client address, security headers, rendering, static assets.
+
+pub mod browser;
+pub mod client_ip;
+pub mod cookies;
+pub mod headers;
+pub mod params;
+pub mod render;
+pub mod statics;

@@ -1,0 +1,38 @@
+//! The stylesheet and the one small script (form_post auto-submit), served by firmgate itself so
+//! pages load nothing from another origin.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::app::AppState;
+
+const STYLESHEET: &str = include_str!("../../static/firmgate.css");
+const AUTOSUBMIT: &str = include_str!("../../static/autosubmit.js");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/firmgate.css", get(stylesheet))
+        .route("/static/autosubmit.js", get(autosubmit))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}
+
+async fn autosubmit() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        AUTOSUBMIT,
+    )
+}
