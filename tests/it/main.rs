@@ -1,0 +1,13 @@
+//! firmgate's integration tests: one binary, the real server on a real port, driven over HTTP
+//! as browsers and relying parties drive it. Set TEST_DATABASE_URL=postgres://... to run the
+//! same suite on PostgreSQL (each server gets a fresh database).
+
+mod authorize;
+mod cli;
+mod codes;
+mod interop;
+mod logout;
+mod pages;
+mod refresh;
+mod support;
+mod tokens;
