@@ -51,7 +51,8 @@ impl AppState {
         let keys = Keyring::new();
         keys.ensure_keys(&store, &settings.master_key, clock.now())
             .await?;
-        keys.reload(&store, &settings.master_key, clock.now()).await?;
+        keys.reload(&store, &settings.master_key, clock.now())
+            .await?;
         let hashers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -79,9 +80,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(crate::web::headers::security_headers))
+        .layer(axum::middleware::from_fn(
+            crate::web::headers::security_headers,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(state)
 }
 

@@ -155,7 +155,11 @@ impl AuditEvent<'_> {
                 scope,
             } => {
                 r.kind = "consent";
-                r.outcome = if *decision == "allow" { "success" } else { "denied" };
+                r.outcome = if *decision == "allow" {
+                    "success"
+                } else {
+                    "denied"
+                };
                 r.person_id = own(person_id);
                 r.client_id = own(client_id);
                 r.detail = Some(json!({ "scope": scope }).to_string());

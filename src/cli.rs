@@ -20,7 +20,11 @@ use crate::crypto::password::Password;
 use crate::keyring::Keyring;
 
 #[derive(Parser, Debug)]
-#[command(name = "firmgate", version, about = "An OpenID Connect identity provider for law firms")]
+#[command(
+    name = "firmgate",
+    version,
+    about = "An OpenID Connect identity provider for law firms"
+)]
 pub struct Cli {
     /// Settings file (TOML); also FIRMGATE_CONFIG.
     #[arg(long, global = true)]
@@ -184,7 +188,10 @@ enum CliError {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("firmgate: cannot start the runtime: {e}");
@@ -206,10 +213,18 @@ pub fn run() -> ExitCode {
 
 fn wants_json(c: &Command) -> bool {
     match c {
-        Command::Firm { command: FirmCommand::Create { out, .. } | FirmCommand::Policy { out, .. } }
-        | Command::User { command: UserCommand::Create { out, .. } }
-        | Command::Client { command: ClientCommand::Create { out, .. } }
-        | Command::Keys { command: KeysCommand::Rotate { out } } => out.json,
+        Command::Firm {
+            command: FirmCommand::Create { out, .. } | FirmCommand::Policy { out, .. },
+        }
+        | Command::User {
+            command: UserCommand::Create { out, .. },
+        }
+        | Command::Client {
+            command: ClientCommand::Create { out, .. },
+        }
+        | Command::Keys {
+            command: KeysCommand::Rotate { out },
+        } => out.json,
         _ => false,
     }
 }
@@ -217,14 +232,16 @@ fn wants_json(c: &Command) -> bool {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FIRMGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
 
-fn print(json_out: bool, value: serde_json::Value, human: String) {
+fn print(json_out: bool, value: &serde_json::Value, human: &str) {
     if json_out {
         println!("{value}");
     } else {
@@ -269,42 +286,86 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
             match command {
                 FirmCommand::Create { name, region, out } => {
                     let firm = create_firm(&state, &name, region.as_deref()).await?;
-                    print(out.json, json!({ "id": firm.id }), format!("created firm {} ({})", firm.id, firm.name));
+                    print(out.json, &json!({ "id": firm.id }),
+                        &format!("created firm {} ({})", firm.id, firm.name),
+                    );
                 }
-                FirmCommand::Policy { firm, idle_timeout, out } => {
+                FirmCommand::Policy {
+                    firm,
+                    idle_timeout,
+                    out,
+                } => {
                     let idle = secs(&idle_timeout, "--idle-timeout")?;
                     let changed = crate::admin::firms::set_policy(&state, &firm, idle).await?;
-                    print(out.json, json!({ "id": firm, "idle_timeout_secs": changed.idle_timeout_secs }),
-                        format!("firm {firm}: idle timeout {}s", changed.idle_timeout_secs));
+                    print(out.json, &json!({ "id": firm, "idle_timeout_secs": changed.idle_timeout_secs }),
+                        &format!("firm {firm}: idle timeout {}s", changed.idle_timeout_secs),
+                    );
                 }
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create { firm, email, name, password, role, out } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    firm,
+                    email,
+                    name,
+                    password,
+                    role,
+                    out,
+                },
+        } => {
             let state = AppState::start(settings, Clock::system()).await?;
             let password = Password::new(password);
             let (person, new) = create_user(
                 &state,
-                &NewUser { firm_id: &firm, email: &email, name: &name, password: &password, role: &role },
+                &NewUser {
+                    firm_id: &firm,
+                    email: &email,
+                    name: &name,
+                    password: &password,
+                    role: &role,
+                },
             )
             .await?;
             let human = if new {
-                format!("created {} ({}) as {role} of firm {firm}", person.id, person.email)
+                format!(
+                    "created {} ({}) as {role} of firm {firm}",
+                    person.id, person.email
+                )
             } else {
-                format!("added existing person {} ({}) as {role} of firm {firm}", person.id, person.email)
+                format!(
+                    "added existing person {} ({}) as {role} of firm {firm}",
+                    person.id, person.email
+                )
             };
-            print(out.json, json!({ "id": person.id, "new_person": new }), human);
+            print(out.json, &json!({ "id": person.id, "new_person": new }),
+                &human,
+            );
             Ok(())
         }
         Command::Client {
             command:
                 ClientCommand::Create {
-                    name, redirect_uris, post_logout_redirect_uris, public, first_party, firm, grant,
-                    auth_method, id_token_alg, access_token_ttl, refresh_token_ttl, out,
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    first_party,
+                    firm,
+                    grant,
+                    auth_method,
+                    id_token_alg,
+                    access_token_ttl,
+                    refresh_token_ttl,
+                    out,
                 },
         } => {
-            let signing_alg = SigningAlg::parse(&id_token_alg)
-                .ok_or_else(|| CliError::Usage(format!("--id-token-alg {id_token_alg:?}: use RS256, ES256 or EdDSA")))?;
+            let signing_alg = SigningAlg::parse(&id_token_alg).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--id-token-alg {id_token_alg:?}: use RS256, ES256 or EdDSA"
+                ))
+            })?;
             let spec = ClientSpec {
                 name,
                 redirect_uris,
@@ -321,17 +382,32 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
             let state = AppState::start(settings, Clock::system()).await?;
             let created = create_client(&state, &spec).await?;
             let human = match &created.client_secret {
-                Some(secret) => format!("client_id: {}\nclient_secret: {secret}\n(the secret is shown only now)", created.client_id),
-                None => format!("client_id: {} (public client, no secret)", created.client_id),
+                Some(secret) => format!(
+                    "client_id: {}\nclient_secret: {secret}\n(the secret is shown only now)",
+                    created.client_id
+                ),
+                None => format!(
+                    "client_id: {} (public client, no secret)",
+                    created.client_id
+                ),
             };
-            print(out.json, json!({ "client_id": created.client_id, "client_secret": created.client_secret }), human);
+            print(out.json, &json!({ "client_id": created.client_id, "client_secret": created.client_secret }),
+                &human,
+            );
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Rotate { out } } => {
+        Command::Keys {
+            command: KeysCommand::Rotate { out },
+        } => {
             let state = AppState::start(settings, Clock::system()).await?;
             let kids = rotate_keys(&state).await?;
-            print(out.json, json!({ "new_kids": kids, "signs_after_secs": state.settings.key_publish_lead.as_secs() }),
-                format!("published new keys {}; they sign in {}s", kids.join(", "), state.settings.key_publish_lead.as_secs()));
+            print(out.json, &json!({ "new_kids": kids, "signs_after_secs": state.settings.key_publish_lead.as_secs() }),
+                &format!(
+                    "published new keys {}; they sign in {}s",
+                    kids.join(", "),
+                    state.settings.key_publish_lead.as_secs()
+                ),
+            );
             Ok(())
         }
     }
@@ -342,12 +418,32 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
 pub async fn rotate_keys(state: &AppState) -> Result<Vec<String>, AdminError> {
     let longest_client = state.store.max_client_access_ttl().await?.unwrap_or(0);
     let longest = Duration::from_secs(
-        state.settings.access_token_ttl.as_secs().max(u64::try_from(longest_client).unwrap_or(0)),
+        state
+            .settings
+            .access_token_ttl
+            .as_secs()
+            .max(u64::try_from(longest_client).unwrap_or(0)),
     );
     let now = state.clock.now();
-    let kids = Keyring::rotate(&state.store, &state.settings.master_key, now, state.settings.key_publish_lead, longest).await?;
-    audit::record(&state.store, AuditEvent::KeysRotated { kids: &kids }, &Actor::default(), now).await?;
-    state.keys.reload(&state.store, &state.settings.master_key, now).await?;
+    let kids = Keyring::rotate(
+        &state.store,
+        &state.settings.master_key,
+        now,
+        state.settings.key_publish_lead,
+        longest,
+    )
+    .await?;
+    audit::record(
+        &state.store,
+        AuditEvent::KeysRotated { kids: &kids },
+        &Actor::default(),
+        now,
+    )
+    .await?;
+    state
+        .keys
+        .reload(&state.store, &state.settings.master_key, now)
+        .await?;
     Ok(kids)
 }
 
@@ -360,8 +456,17 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
         let seeded = crate::demo::seed(&state).await?;
         println!("firmgate demo is running at {issuer}");
         println!("  open {issuer}/demo and select \"Sign in with firmgate\"");
-        println!("  demo sign-in: {}  password: {}", seeded.email, seeded.password);
-    } else if state.store.count_firms().await.map_err(app::StartError::from)? == 0 {
+        println!(
+            "  demo sign-in: {}  password: {}",
+            seeded.email, seeded.password
+        );
+    } else if state
+        .store
+        .count_firms()
+        .await
+        .map_err(app::StartError::from)?
+        == 0
+    {
         println!("firmgate is running at {issuer} with an empty database. To begin:");
         println!("  firmgate firm create --name \"Example LLP\" --region gb --json");
         println!("  firmgate user create --firm FIRM_ID --email you@example.com --name \"Your Name\" --password '...' --role owner");
@@ -370,5 +475,7 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
         println!("firmgate is running at {issuer}");
     }
     tracing::info!(%issuer, listen = %listen, "serving");
-    app::serve(state, listener).await.map_err(|e| CliError::Serve(e.to_string()))
+    app::serve(state, listener)
+        .await
+        .map_err(|e| CliError::Serve(e.to_string()))
 }

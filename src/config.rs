@@ -131,11 +131,19 @@ impl Settings {
                 .or_else(|| file.cloned())
         };
 
-        let issuer_text = pick(flags.issuer.as_ref(), "FIRMGATE_ISSUER", file.issuer.as_ref())
-            .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+        let issuer_text = pick(
+            flags.issuer.as_ref(),
+            "FIRMGATE_ISSUER",
+            file.issuer.as_ref(),
+        )
+        .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
         let issuer = parse_issuer(&issuer_text)?;
-        let listen_text = pick(flags.listen.as_ref(), "FIRMGATE_LISTEN", file.listen.as_ref())
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen_text = pick(
+            flags.listen.as_ref(),
+            "FIRMGATE_LISTEN",
+            file.listen.as_ref(),
+        )
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
             name: "listen",
             reason: format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
@@ -153,7 +161,11 @@ impl Settings {
                 reason: e.to_string(),
             })?,
             None => {
-                let path = pick(None, "FIRMGATE_MASTER_KEY_FILE", file.master_key_file.as_ref());
+                let path = pick(
+                    None,
+                    "FIRMGATE_MASTER_KEY_FILE",
+                    file.master_key_file.as_ref(),
+                );
                 match path {
                     Some(p) => read_master_key_file(&PathBuf::from(p))?,
                     None => dev_master_key(&PathBuf::from(DEV_MASTER_KEY_FILE))?,
@@ -173,27 +185,26 @@ impl Settings {
             None => Vec::new(),
         };
 
-        let duration = |name: &'static str, var: &str, file: Option<&String>, default: u64| {
-            match pick(None, var, file) {
-                Some(text) => parse_duration(&text).map_err(|reason| ConfigError::Invalid {
-                    name,
-                    reason,
-                }),
+        let duration =
+            |name: &'static str, var: &str, file: Option<&String>, default: u64| match pick(
+                None, var, file,
+            ) {
+                Some(text) => {
+                    parse_duration(&text).map_err(|reason| ConfigError::Invalid { name, reason })
+                }
                 None => Ok(Duration::from_secs(default)),
-            }
-        };
-        let log_format = match pick(None, "FIRMGATE_LOG_FORMAT", file.log_format.as_ref())
-            .as_deref()
-        {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "log_format",
-                    reason: format!("{other:?} is not text or json"),
-                })
-            }
-        };
+            };
+        let log_format =
+            match pick(None, "FIRMGATE_LOG_FORMAT", file.log_format.as_ref()).as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "log_format",
+                        reason: format!("{other:?} is not text or json"),
+                    })
+                }
+            };
 
         Ok(Settings {
             issuer,
@@ -334,10 +345,14 @@ fn parse_issuer(text: &str) -> Result<Url, ConfigError> {
     };
     let url = Url::parse(text).map_err(|_| invalid("not a URL"))?;
     if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback_host(&url)) {
-        return Err(invalid("must be https (http only for 127.0.0.1, [::1] or localhost)"));
+        return Err(invalid(
+            "must be https (http only for 127.0.0.1, [::1] or localhost)",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must have no query or fragment (OIDC Discovery §3)"));
+        return Err(invalid(
+            "must have no query or fragment (OIDC Discovery §3)",
+        ));
     }
     if text.ends_with('/') {
         return Err(invalid("must not end with a slash"));
@@ -421,8 +436,9 @@ mod tests {
 
     #[test]
     fn unknown_settings_are_errors() {
-        let err = Settings::from_sources(&FlagSettings::default(), &env(&[("FIRMGATE_ISUER", "x")]))
-            .unwrap_err();
+        let err =
+            Settings::from_sources(&FlagSettings::default(), &env(&[("FIRMGATE_ISUER", "x")]))
+                .unwrap_err();
         assert!(err.to_string().contains("FIRMGATE_ISUER"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f.toml");

@@ -40,12 +40,23 @@ pub struct Seeded {
 
 /// Creates the demo firm, person and client unless they exist.
 pub async fn seed(state: &AppState) -> Result<Seeded, AdminError> {
-    if state.store.client_by_name(DEMO_CLIENT_NAME).await?.is_none() {
+    if state
+        .store
+        .client_by_name(DEMO_CLIENT_NAME)
+        .await?
+        .is_none()
+    {
         let firm = create_firm(state, "Demo & Partners LLP", Some("gb")).await?;
         let password = Password::new(DEMO_PASSWORD);
         create_user(
             state,
-            &NewUser { firm_id: &firm.id, email: DEMO_EMAIL, name: "Dana Demo", password: &password, role: "owner" },
+            &NewUser {
+                firm_id: &firm.id,
+                email: DEMO_EMAIL,
+                name: "Dana Demo",
+                password: &password,
+                role: "owner",
+            },
         )
         .await?;
         let issuer = state.issuer();
@@ -62,7 +73,10 @@ pub async fn seed(state: &AppState) -> Result<Seeded, AdminError> {
         )
         .await?;
     }
-    Ok(Seeded { email: DEMO_EMAIL, password: DEMO_PASSWORD })
+    Ok(Seeded {
+        email: DEMO_EMAIL,
+        password: DEMO_PASSWORD,
+    })
 }
 
 pub fn routes() -> Router<AppState> {
@@ -95,15 +109,24 @@ struct Pending {
 
 async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
     demo_client(&state).await?;
-    Ok(render::page(&DemoPage { result: None, error: None, logout_url: None }))
+    Ok(render::page(&DemoPage {
+        result: None,
+        error: None,
+        logout_url: None,
+    }))
 }
 
 async fn demo_client(state: &AppState) -> Result<crate::store::clients::ClientRecord, PageError> {
-    state.store.client_by_name(DEMO_CLIENT_NAME).await?.ok_or_else(|| PageError {
-        status: axum::http::StatusCode::NOT_FOUND,
-        title: "No demo here".into(),
-        message: "Start firmgate with `firmgate serve --demo` to get the demo relying party.".into(),
-    })
+    state
+        .store
+        .client_by_name(DEMO_CLIENT_NAME)
+        .await?
+        .ok_or_else(|| PageError {
+            status: axum::http::StatusCode::NOT_FOUND,
+            title: "No demo here".into(),
+            message: "Start firmgate with `firmgate serve --demo` to get the demo relying party."
+                .into(),
+        })
 }
 
 async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
@@ -115,7 +138,8 @@ async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
     };
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
     let issuer = state.issuer();
-    let mut url = url::Url::parse(&format!("{issuer}/authorize")).map_err(|_| PageError::internal())?;
+    let mut url =
+        url::Url::parse(&format!("{issuer}/authorize")).map_err(|_| PageError::internal())?;
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
         .append_pair("redirect_uri", &format!("{issuer}/demo/callback"))
@@ -125,14 +149,18 @@ async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
         .append_pair("nonce", &pending.nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    let cookie_value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pending).map_err(|_| PageError::internal())?);
+    let cookie_value =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pending).map_err(|_| PageError::internal())?);
     let cookie = cookie::Cookie::build((DEMO_COOKIE, cookie_value))
         .path("/demo")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
         .build();
     let res = render::see_other(url.as_str());
-    Ok(render::with_cookies(res, [axum::http::HeaderValue::from_str(&cookie.to_string()).ok()]))
+    Ok(render::with_cookies(
+        res,
+        [axum::http::HeaderValue::from_str(&cookie.to_string()).ok()],
+    ))
 }
 
 #[derive(Deserialize)]
@@ -143,11 +171,24 @@ struct CallbackQuery {
     error_description: Option<String>,
 }
 
-async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Result<Response, PageError> {
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
     let client = demo_client(&state).await?;
-    let fail = |message: String| render::page(&DemoPage { result: None, error: Some(&message), logout_url: None });
+    let fail = |message: String| {
+        render::page(&DemoPage {
+            result: None,
+            error: Some(&message),
+            logout_url: None,
+        })
+    };
     if let Some(e) = q.error {
-        return Ok(fail(format!("The sign-in ended with {e}: {}", q.error_description.unwrap_or_default())));
+        return Ok(fail(format!(
+            "The sign-in ended with {e}: {}",
+            q.error_description.unwrap_or_default()
+        )));
     }
     let pending: Option<Pending> = headers
         .get_all(axum::http::header::COOKIE)
@@ -159,21 +200,30 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         .and_then(|c| URL_SAFE_NO_PAD.decode(c.value()).ok())
         .and_then(|b| serde_json::from_slice(&b).ok());
     let Some(pending) = pending.filter(|p| q.state.as_deref() == Some(p.state.as_str())) else {
-        return Ok(fail("The state did not match this browser's sign-in; start again.".into()));
+        return Ok(fail(
+            "The state did not match this browser's sign-in; start again.".into(),
+        ));
     };
     let Some(code) = q.code else {
         return Ok(fail("No code came back.".into()));
     };
-    let form = Params::parse(&form_urlencoded::Serializer::new(String::new())
-        .append_pair("code", &code)
-        .append_pair("redirect_uri", &format!("{}/demo/callback", state.issuer()))
-        .append_pair("code_verifier", &pending.verifier)
-        .finish())
+    let form = Params::parse(
+        &form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", &code)
+            .append_pair("redirect_uri", &format!("{}/demo/callback", state.issuer()))
+            .append_pair("code_verifier", &pending.verifier)
+            .finish(),
+    )
     .map_err(|_| PageError::internal())?;
     let actor = Actor::default();
     let tokens = match authorization_code::redeem(&state, &client, &form, &actor).await {
         Ok(t) => t,
-        Err(e) => return Ok(fail(format!("The code could not be redeemed: {}", e.description))),
+        Err(e) => {
+            return Ok(fail(format!(
+                "The code could not be redeemed: {}",
+                e.description
+            )))
+        }
     };
     let now = state.clock.now();
     let claims = tokens
@@ -185,14 +235,24 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     if claims.get("nonce").and_then(|n| n.as_str()) != Some(pending.nonce.as_str()) {
         return Ok(fail("The ID token's nonce did not match.".into()));
     }
-    let userinfo = crate::oidc::userinfo::claims_for(&state, &tokens.access_token).await.unwrap_or_default();
+    let userinfo = crate::oidc::userinfo::claims_for(&state, &tokens.access_token)
+        .await
+        .unwrap_or_default();
     let refreshed = match tokens.refresh_token.as_deref() {
         Some(rt) => {
-            let form = Params::parse(&form_urlencoded::Serializer::new(String::new()).append_pair("refresh_token", rt).finish())
-                .map_err(|_| PageError::internal())?;
+            let form = Params::parse(
+                &form_urlencoded::Serializer::new(String::new())
+                    .append_pair("refresh_token", rt)
+                    .finish(),
+            )
+            .map_err(|_| PageError::internal())?;
             match refresh_token::refresh(&state, &client, &form, &actor).await {
-                Ok(t) => serde_json::json!({ "token_type": t.token_type, "expires_in": t.expires_in, "scope": t.scope, "new_refresh_token_issued": t.refresh_token.is_some() }),
-                Err(e) => serde_json::json!({ "error": e.code, "error_description": e.description }),
+                Ok(t) => {
+                    serde_json::json!({ "token_type": t.token_type, "expires_in": t.expires_in, "scope": t.scope, "new_refresh_token_issued": t.refresh_token.is_some() })
+                }
+                Err(e) => {
+                    serde_json::json!({ "error": e.code, "error_description": e.description })
+                }
             }
         }
         None => serde_json::json!({ "note": "no refresh token was issued" }),
@@ -200,14 +260,23 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let logout_url = tokens.id_token.as_deref().map(|t| {
         let mut u = format!("{}/logout?", state.issuer());
-        u.push_str(&form_urlencoded::Serializer::new(String::new())
-            .append_pair("id_token_hint", t)
-            .append_pair("post_logout_redirect_uri", &format!("{}/demo", state.issuer()))
-            .finish());
+        u.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .append_pair("id_token_hint", t)
+                .append_pair(
+                    "post_logout_redirect_uri",
+                    &format!("{}/demo", state.issuer()),
+                )
+                .finish(),
+        );
         u
     });
     Ok(render::page(&DemoPage {
-        result: Some(DemoResult { id_token_claims: pretty(&claims), userinfo: pretty(&userinfo), refreshed: pretty(&refreshed) }),
+        result: Some(DemoResult {
+            id_token_claims: pretty(&claims),
+            userinfo: pretty(&userinfo),
+            refreshed: pretty(&refreshed),
+        }),
         error: None,
         logout_url,
     })

@@ -33,10 +33,15 @@ pub struct CreatedClient {
     pub client_secret: Option<String>,
 }
 
-pub async fn create_client(state: &AppState, spec: &ClientSpec) -> Result<CreatedClient, AdminError> {
+pub async fn create_client(
+    state: &AppState,
+    spec: &ClientSpec,
+) -> Result<CreatedClient, AdminError> {
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminError::Invalid("a client name has 1 to 200 characters".into()));
+        return Err(AdminError::Invalid(
+            "a client name has 1 to 200 characters".into(),
+        ));
     }
     let grants: Vec<String> = if spec.grant_types.is_empty() {
         vec!["authorization_code".into(), "refresh_token".into()]
@@ -44,16 +49,27 @@ pub async fn create_client(state: &AppState, spec: &ClientSpec) -> Result<Create
         spec.grant_types.clone()
     };
     if let Some(bad) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-        return Err(AdminError::Invalid(format!("unknown grant {bad:?}; use {}", GRANTS.join(", "))));
+        return Err(AdminError::Invalid(format!(
+            "unknown grant {bad:?}; use {}",
+            GRANTS.join(", ")
+        )));
     }
     let uses_code = grants.iter().any(|g| g == "authorization_code");
     if uses_code && spec.redirect_uris.is_empty() {
-        return Err(AdminError::Invalid("a client using authorization_code needs at least one --redirect-uri".into()));
+        return Err(AdminError::Invalid(
+            "a client using authorization_code needs at least one --redirect-uri".into(),
+        ));
     }
     if spec.public && grants.iter().any(|g| g == "client_credentials") {
-        return Err(AdminError::Invalid("a public client cannot use client_credentials".into()));
+        return Err(AdminError::Invalid(
+            "a public client cannot use client_credentials".into(),
+        ));
     }
-    for uri in spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris) {
+    for uri in spec
+        .redirect_uris
+        .iter()
+        .chain(&spec.post_logout_redirect_uris)
+    {
         check_redirect_uri(uri).map_err(|e| AdminError::Invalid(e.to_string()))?;
     }
     if let Some(firm) = &spec.firm_id {
@@ -74,9 +90,14 @@ pub async fn create_client(state: &AppState, spec: &ClientSpec) -> Result<Create
             }
         }
     };
-    for ttl in [spec.access_token_ttl_secs, spec.refresh_token_ttl_secs].into_iter().flatten() {
+    for ttl in [spec.access_token_ttl_secs, spec.refresh_token_ttl_secs]
+        .into_iter()
+        .flatten()
+    {
         if ttl <= 0 {
-            return Err(AdminError::Invalid("token lifetimes must be positive".into()));
+            return Err(AdminError::Invalid(
+                "token lifetimes must be positive".into(),
+            ));
         }
     }
     let secret = (!spec.public).then(BearerToken::generate);
@@ -97,7 +118,15 @@ pub async fn create_client(state: &AppState, spec: &ClientSpec) -> Result<Create
         created_at: now,
     };
     state.store.insert_client(&record).await?;
-    audit::record(&state.store, AuditEvent::ClientCreated { client_id: &record.id }, &Actor::default(), now).await?;
+    audit::record(
+        &state.store,
+        AuditEvent::ClientCreated {
+            client_id: &record.id,
+        },
+        &Actor::default(),
+        now,
+    )
+    .await?;
     Ok(CreatedClient {
         client_id: record.id,
         client_secret: secret.map(|s| s.expose().to_owned()),

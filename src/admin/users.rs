@@ -27,13 +27,19 @@ pub fn check_password(p: &Password) -> Result<(), AdminError> {
     let text = p.expose();
     let chars = text.chars().count();
     if text.starts_with(' ') || text.ends_with(' ') {
-        return Err(AdminError::Invalid("a password must not start or end with a space".into()));
+        return Err(AdminError::Invalid(
+            "a password must not start or end with a space".into(),
+        ));
     }
     if chars < MIN_PASSWORD_CHARS {
-        return Err(AdminError::Invalid(format!("a password needs at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AdminError::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     if chars > MAX_PASSWORD_CHARS {
-        return Err(AdminError::Invalid(format!("a password has at most {MAX_PASSWORD_CHARS} characters")));
+        return Err(AdminError::Invalid(format!(
+            "a password has at most {MAX_PASSWORD_CHARS} characters"
+        )));
     }
     Ok(())
 }
@@ -42,13 +48,18 @@ pub fn check_email(email: &str) -> Result<(), AdminError> {
     let e = email.trim();
     let valid = e.len() <= 254
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!("{email:?} is not a valid email address")))
+        Err(AdminError::Invalid(format!(
+            "{email:?} is not a valid email address"
+        )))
     }
 }
 
@@ -60,7 +71,10 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
         return Err(AdminError::Invalid("a name has 1 to 200 characters".into()));
     }
     if !ROLES.contains(&u.role) {
-        return Err(AdminError::Invalid(format!("role must be one of {}", ROLES.join(", "))));
+        return Err(AdminError::Invalid(format!(
+            "role must be one of {}",
+            ROLES.join(", ")
+        )));
     }
     if state.store.firm(u.firm_id).await?.is_none() {
         return Err(AdminError::NoSuchFirm(u.firm_id.to_owned()));
@@ -71,7 +85,11 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
         Some(p) => (p, false),
         None => {
             check_password(u.password)?;
-            let hash = state.passwords.hash(u.password).await.map_err(|_| AdminError::Hash)?;
+            let hash = state
+                .passwords
+                .hash(u.password)
+                .await
+                .map_err(|_| AdminError::Hash)?;
             state
                 .store
                 .insert_person_if_new(&Person {
@@ -86,12 +104,24 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
                 .await?
         }
     };
-    if !state.store.insert_membership(u.firm_id, &person.id, u.role, now).await? {
-        return Err(AdminError::Invalid(format!("{} is already a member of this firm", person.email)));
+    if !state
+        .store
+        .insert_membership(u.firm_id, &person.id, u.role, now)
+        .await?
+    {
+        return Err(AdminError::Invalid(format!(
+            "{} is already a member of this firm",
+            person.email
+        )));
     }
     audit::record(
         &state.store,
-        AuditEvent::PersonAdded { person_id: &person.id, firm_id: u.firm_id, role: u.role, new_person: new },
+        AuditEvent::PersonAdded {
+            person_id: &person.id,
+            firm_id: u.firm_id,
+            role: u.role,
+            new_person: new,
+        },
         &Actor::default(),
         now,
     )

@@ -161,8 +161,14 @@ mod tests {
     fn alg_none_and_tampering_are_refused() {
         // SECURITY case 47: header changed to alg:none with the signature stripped.
         let keys = keyset();
-        let token = sign(&keys, SigningAlg::Rs256, "JWT", &serde_json::json!({"sub": "a"}), 0)
-            .unwrap();
+        let token = sign(
+            &keys,
+            SigningAlg::Rs256,
+            "JWT",
+            &serde_json::json!({"sub": "a"}),
+            0,
+        )
+        .unwrap();
         let mut parts = token.split('.');
         let (_, payload) = (parts.next().unwrap(), parts.next().unwrap());
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"kid-RS256"}"#);
@@ -180,8 +186,14 @@ mod tests {
         // SECURITY case 48: foreign key; jku / x5u / jwk / crit headers.
         let keys = keyset();
         let foreign = keyset();
-        let token =
-            sign(&foreign, SigningAlg::Es256, "JWT", &serde_json::json!({"sub": "a"}), 0).unwrap();
+        let token = sign(
+            &foreign,
+            SigningAlg::Es256,
+            "JWT",
+            &serde_json::json!({"sub": "a"}),
+            0,
+        )
+        .unwrap();
         assert!(verify(&keys, &token, 0).is_err());
         for extra in [
             r#""jku":"https://evil.test/jwks""#,
@@ -189,8 +201,8 @@ mod tests {
             r#""jwk":{"kty":"oct","k":"AA"}"#,
             r#""crit":["exp"]"#,
         ] {
-            let header = URL_SAFE_NO_PAD
-                .encode(format!(r#"{{"alg":"ES256","kid":"kid-ES256",{extra}}}"#));
+            let header =
+                URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","kid":"kid-ES256",{extra}}}"#));
             let payload = URL_SAFE_NO_PAD.encode(r#"{"sub":"a"}"#);
             let forged = format!("{header}.{payload}.AAAA");
             assert!(verify(&keys, &forged, 0).is_err(), "{extra}");

@@ -5,7 +5,7 @@
 
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 
 use super::secret_box::{MasterKey, SecretBoxError};
 use crate::clock::UnixTime;
@@ -51,6 +51,7 @@ pub enum KeyError {
     NoActiveKey(SigningAlg),
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as map_err(jose)
 fn jose(e: josekit::JoseError) -> KeyError {
     KeyError::Jose(e.to_string())
 }
@@ -86,9 +87,7 @@ pub fn generate(
             (pair.to_der_private_key(), pair.to_jwk_public_key())
         }
         SigningAlg::EdDsa => {
-            let pair = EdDSA
-                .generate_key_pair(EdCurve::Ed25519)
-                .map_err(jose)?;
+            let pair = EdDSA.generate_key_pair(EdCurve::Ed25519).map_err(jose)?;
             (pair.to_der_private_key(), pair.to_jwk_public_key())
         }
     };
@@ -186,7 +185,7 @@ pub struct KeySet {
 impl KeySet {
     pub fn new(mut keys: Vec<LoadedKey>) -> Self {
         // Newest first, so the signing key of an algorithm is the first that may sign.
-        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
         KeySet { keys }
     }
 
@@ -275,8 +274,14 @@ mod tests {
             LoadedKey::load(&new, &master).unwrap(),
         ]);
         assert_eq!(set.signing_key(SigningAlg::Es256, 600).unwrap().kid, "old");
-        assert!(set.jwks_json(600).contains("\"new\""), "published before it signs");
-        assert_eq!(set.signing_key(SigningAlg::Es256, 1_000).unwrap().kid, "new");
+        assert!(
+            set.jwks_json(600).contains("\"new\""),
+            "published before it signs"
+        );
+        assert_eq!(
+            set.signing_key(SigningAlg::Es256, 1_000).unwrap().kid,
+            "new"
+        );
         assert!(set.verification_key("old", 4_999).is_some());
         assert!(set.verification_key("old", 5_000).is_none());
         assert!(!set.jwks_json(5_000).contains("\"old\""));

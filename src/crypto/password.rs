@@ -70,7 +70,9 @@ impl std::fmt::Debug for PasswordHasherPool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verified {
     /// Correct; `Some(new_hash)` when the stored hash used weaker parameters than today's.
-    Yes { rehash: Option<String> },
+    Yes {
+        rehash: Option<String>,
+    },
     No,
 }
 
@@ -211,9 +213,12 @@ mod tests {
             Verified::No
         );
         assert_eq!(
-            pool.verify(&Password::new("firmgate dummy password for unknown accounts"), None)
-                .await
-                .unwrap(),
+            pool.verify(
+                &Password::new("firmgate dummy password for unknown accounts"),
+                None
+            )
+            .await
+            .unwrap(),
             Verified::No
         );
     }

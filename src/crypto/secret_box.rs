@@ -50,9 +50,7 @@ impl MasterKey {
                 .decode(text)
                 .map_err(|_| SecretBoxError::BadMasterKey)?
         };
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| SecretBoxError::BadMasterKey)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| SecretBoxError::BadMasterKey)?;
         Ok(MasterKey(key))
     }
 

@@ -27,14 +27,19 @@ pub fn looks_like_jwt(token: &str) -> bool {
 /// Verifies signature and claims; does not consult the store.
 pub fn decode(state: &AppState, token: &str) -> Result<Map<String, Value>, AccessTokenError> {
     let now = state.clock.now();
-    let v = jwt::verify(&state.keys.current(), token, now).map_err(|_| AccessTokenError::Invalid)?;
+    let v =
+        jwt::verify(&state.keys.current(), token, now).map_err(|_| AccessTokenError::Invalid)?;
     if !v.typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
         return Err(AccessTokenError::Invalid);
     }
     if v.claims.get("iss").and_then(Value::as_str) != Some(state.issuer().as_str()) {
         return Err(AccessTokenError::Invalid);
     }
-    let exp = v.claims.get("exp").and_then(Value::as_i64).ok_or(AccessTokenError::Invalid)?;
+    let exp = v
+        .claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(AccessTokenError::Invalid)?;
     if now >= exp {
         return Err(AccessTokenError::Expired);
     }
@@ -47,7 +52,10 @@ pub fn decode(state: &AppState, token: &str) -> Result<Map<String, Value>, Acces
 /// Verifies the token and that it is still live.
 pub async fn verify(state: &AppState, token: &str) -> Result<Map<String, Value>, AccessTokenError> {
     let claims = decode(state, token)?;
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let gid = claims.get("gid").and_then(Value::as_str);
     if !state.store.access_token_live(jti, gid).await? {
         return Err(AccessTokenError::Revoked);

@@ -23,15 +23,25 @@ pub async fn authorize(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let raw = if method == Method::POST { body } else { uri.query().unwrap_or("").to_owned() };
+    let raw = if method == Method::POST {
+        body
+    } else {
+        uri.query().unwrap_or("").to_owned()
+    };
     let result = handle(&state, &browser, &headers, &raw).await;
     let res = result.unwrap_or_else(IntoResponse::into_response);
     render::with_cookies(res, [browser.set_cookie.clone()])
 }
 
-async fn handle(state: &AppState, browser: &Browser, headers: &HeaderMap, raw: &str) -> Result<Response, PageError> {
-    let params = Params::parse(raw)
-        .map_err(|_| PageError::bad_request("Invalid request", "The request has too many parameters."))?;
+async fn handle(
+    state: &AppState,
+    browser: &Browser,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<Response, PageError> {
+    let params = Params::parse(raw).map_err(|_| {
+        PageError::bad_request("Invalid request", "The request has too many parameters.")
+    })?;
     let now = state.clock.now();
     let client_id = request::check_client_id(&params).map_err(page_error)?;
     let client = state.store.client(client_id).await?.ok_or_else(|| {
@@ -42,9 +52,20 @@ async fn handle(state: &AppState, browser: &Browser, headers: &HeaderMap, raw: &
     })?;
     let redirect_uri = request::check_redirect_uri(&params, &client).map_err(page_error)?;
     let issuer = state.issuer();
-    let request = match request::validate(&params, &client, redirect_uri, &state.keys.current(), &issuer, now) {
+    let request = match request::validate(
+        &params,
+        &client,
+        redirect_uri,
+        &state.keys.current(),
+        &issuer,
+        now,
+    ) {
         Ok(r) => r,
-        Err(RequestError::Redirect { target, code, description }) => {
+        Err(RequestError::Redirect {
+            target,
+            code,
+            description,
+        }) => {
             return Ok(response::error(
                 &target.redirect_uri,
                 target.response_mode,
@@ -64,6 +85,8 @@ async fn handle(state: &AppState, browser: &Browser, headers: &HeaderMap, raw: &
 fn page_error(e: RequestError) -> PageError {
     match e {
         RequestError::Page { title, message } => PageError::bad_request(title, message),
-        RequestError::Redirect { description, .. } => PageError::bad_request("Invalid request", description),
+        RequestError::Redirect { description, .. } => {
+            PageError::bad_request("Invalid request", description)
+        }
     }
 }

@@ -13,8 +13,24 @@ pub const ACR_VALUES_SUPPORTED: [&str; 1] = [ACR_PASSWORD];
 
 /// Every claim firmgate can release, for discovery's `claims_supported`.
 pub const CLAIMS_SUPPORTED: [&str; 18] = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-    "at_hash", "name", "email", "email_verified", "firm_id", "firm_name", "role",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "name",
+    "email",
+    "email_verified",
+    "firm_id",
+    "firm_name",
+    "role",
 ];
 
 /// The `sub` of a client acting for itself (client credentials): ':' never occurs in person
@@ -27,13 +43,18 @@ pub fn client_subject(client_id: &str) -> String {
 pub fn requested(claims: Option<&str>, member: &str) -> Vec<String> {
     claims
         .and_then(|c| serde_json::from_str::<Value>(c).ok())
-        .and_then(|v| v.get(member).and_then(Value::as_object).map(|o| o.keys().cloned().collect()))
+        .and_then(|v| {
+            v.get(member)
+                .and_then(Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+        })
         .unwrap_or_default()
 }
 
 /// The person's claims for `scopes` plus any requested by name (OIDC Core §5.4, §5.5).
 pub fn person_claims(person: &Person, scopes: &[&str], named: &[String]) -> Map<String, Value> {
-    let wants = |scope: &str, claim: &str| scopes.contains(&scope) || named.iter().any(|n| n == claim);
+    let wants =
+        |scope: &str, claim: &str| scopes.contains(&scope) || named.iter().any(|n| n == claim);
     let mut m = Map::new();
     if wants("profile", "name") {
         m.insert("name".into(), json!(person.name));

@@ -48,10 +48,16 @@ fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
 }
 
 fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError> {
-    let basic = parse_basic(headers)
-        .map_err(|_| OAuthError::invalid_client("the Authorization header is not valid Basic credentials", true))?;
+    let basic = parse_basic(headers).map_err(|_| {
+        OAuthError::invalid_client(
+            "the Authorization header is not valid Basic credentials",
+            true,
+        )
+    })?;
     if form.is_duplicated("client_id") || form.is_duplicated("client_secret") {
-        return Err(OAuthError::invalid_request("client credentials were sent more than once"));
+        return Err(OAuthError::invalid_request(
+            "client credentials were sent more than once",
+        ));
     }
     match (basic, form.get("client_secret")) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_client(
@@ -60,21 +66,36 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
         )),
         (Some((id, secret)), None) => {
             if form.get("client_id").is_some_and(|body_id| body_id != id) {
-                return Err(OAuthError::invalid_client("client_id does not match the credentials", true));
+                return Err(OAuthError::invalid_client(
+                    "client_id does not match the credentials",
+                    true,
+                ));
             }
-            Ok(Presented { client_id: id, secret: Some(secret), method: METHOD_BASIC })
+            Ok(Presented {
+                client_id: id,
+                secret: Some(secret),
+                method: METHOD_BASIC,
+            })
         }
         (None, Some(secret)) => {
             let id = form
                 .get("client_id")
                 .ok_or_else(|| OAuthError::invalid_client("client_id is required", false))?;
-            Ok(Presented { client_id: id.to_owned(), secret: Some(secret.to_owned()), method: METHOD_POST })
+            Ok(Presented {
+                client_id: id.to_owned(),
+                secret: Some(secret.to_owned()),
+                method: METHOD_POST,
+            })
         }
         (None, None) => {
-            let id = form
-                .get("client_id")
-                .ok_or_else(|| OAuthError::invalid_client("client authentication is required", false))?;
-            Ok(Presented { client_id: id.to_owned(), secret: None, method: METHOD_NONE })
+            let id = form.get("client_id").ok_or_else(|| {
+                OAuthError::invalid_client("client authentication is required", false)
+            })?;
+            Ok(Presented {
+                client_id: id.to_owned(),
+                secret: None,
+                method: METHOD_NONE,
+            })
         }
     }
 }
@@ -103,7 +124,15 @@ pub async fn authenticate(
         _ => false,
     };
     if !ok {
-        audit::record(&state.store, AuditEvent::ClientAuthFailed { client_id: &client.id }, actor, state.clock.now()).await?;
+        audit::record(
+            &state.store,
+            AuditEvent::ClientAuthFailed {
+                client_id: &client.id,
+            },
+            actor,
+            state.clock.now(),
+        )
+        .await?;
         return Err(fail("client authentication failed"));
     }
     Ok(client)
@@ -118,16 +147,28 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         let mut h = HeaderMap::new();
         let raw = STANDARD.encode("my%20id:s%3Acret+x");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {raw}")).unwrap());
-        assert_eq!(parse_basic(&h).unwrap(), Some(("my id".into(), "s:cret x".into())));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {raw}")).unwrap(),
+        );
+        assert_eq!(
+            parse_basic(&h).unwrap(),
+            Some(("my id".into(), "s:cret x".into()))
+        );
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert!(parse_basic(&h).is_err());
     }
 
     #[test]
     fn two_methods_at_once_are_refused() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {}", STANDARD.encode("a:b"))).unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {}", STANDARD.encode("a:b"))).unwrap(),
+        );
         let form = Params::parse("client_id=a&client_secret=b").unwrap();
         let err = presented(&h, &form).err().unwrap();
         assert_eq!(err.code, "invalid_client");

@@ -24,18 +24,25 @@ pub async fn introspect(
 ) -> Result<Response, OAuthError> {
     let form = parse_form(&headers, &body)?;
     let client = client_auth::authenticate(&state, &headers, &form, &actor).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let answer = if looks_like_jwt(token) {
         access_token_info(&state, &client, token).await?
     } else {
         refresh_token_info(&state, &client, token).await?
     };
     let mut res = axum::Json(answer.unwrap_or_else(|| json!({"active": false}))).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }
 
-async fn access_token_info(state: &AppState, client: &ClientRecord, token: &str) -> Result<Option<Value>, OAuthError> {
+async fn access_token_info(
+    state: &AppState,
+    client: &ClientRecord,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
     let claims = match access_token::verify(state, token).await {
         Ok(c) => c,
         Err(AccessTokenError::Store(e)) => return Err(e.into()),
@@ -47,7 +54,20 @@ async fn access_token_info(state: &AppState, client: &ClientRecord, token: &str)
     let mut out = serde_json::Map::new();
     out.insert("active".into(), json!(true));
     out.insert("token_type".into(), json!("Bearer"));
-    for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "firm_id", "firm_name", "role"] {
+    for name in [
+        "scope",
+        "client_id",
+        "sub",
+        "exp",
+        "iat",
+        "iss",
+        "aud",
+        "jti",
+        "auth_time",
+        "firm_id",
+        "firm_name",
+        "role",
+    ] {
         if let Some(v) = claims.get(name) {
             out.insert(name.into(), v.clone());
         }
@@ -55,7 +75,11 @@ async fn access_token_info(state: &AppState, client: &ClientRecord, token: &str)
     Ok(Some(Value::Object(out)))
 }
 
-async fn refresh_token_info(state: &AppState, client: &ClientRecord, token: &str) -> Result<Option<Value>, OAuthError> {
+async fn refresh_token_info(
+    state: &AppState,
+    client: &ClientRecord,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
     let now = state.clock.now();
     let hash = BearerToken::from_presented(token).hash(TokenKind::RefreshToken);
     let Some(record) = state.store.refresh_token(&hash).await? else {
@@ -64,7 +88,11 @@ async fn refresh_token_info(state: &AppState, client: &ClientRecord, token: &str
     let Some(grant) = state.store.grant(&record.grant_id).await? else {
         return Ok(None);
     };
-    if grant.client_id != client.id || grant.revoked_at.is_some() || record.used_at.is_some() || now >= record.expires_at {
+    if grant.client_id != client.id
+        || grant.revoked_at.is_some()
+        || record.used_at.is_some()
+        || now >= record.expires_at
+    {
         return Ok(None);
     }
     Ok(Some(json!({

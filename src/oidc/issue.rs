@@ -46,7 +46,11 @@ pub async fn issue_code(
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             auth_time: session.auth_time,
-            amr: if session.amr.is_empty() { AMR_PASSWORD.to_owned() } else { session.amr.clone() },
+            amr: if session.amr.is_empty() {
+                AMR_PASSWORD.to_owned()
+            } else {
+                session.amr.clone()
+            },
             acr: ACR_PASSWORD.to_owned(),
             offline: i64::from(offline),
             created_at: now,

@@ -38,7 +38,10 @@ struct SignedOutPage;
 /// The hint's audience, if it is one of our ID tokens.
 fn hint_audience(state: &AppState, hint: &str) -> Option<String> {
     let v = jwt::verify(&state.keys.current(), hint, state.clock.now()).ok()?;
-    if v.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+    if v.typ
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+    {
         return None;
     }
     if v.claims.get("iss").and_then(Value::as_str) != Some(state.issuer().as_str()) {
@@ -51,7 +54,11 @@ fn hint_audience(state: &AppState, hint: &str) -> Option<String> {
     }
 }
 
-async fn registered(state: &AppState, client_id: Option<&str>, uri: Option<&str>) -> Result<bool, PageError> {
+async fn registered(
+    state: &AppState,
+    client_id: Option<&str>,
+    uri: Option<&str>,
+) -> Result<bool, PageError> {
     let (Some(id), Some(uri)) = (client_id, uri) else {
         return Ok(false);
     };
@@ -62,11 +69,24 @@ async fn registered(state: &AppState, client_id: Option<&str>, uri: Option<&str>
         .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)))
 }
 
-async fn end_current_session(state: &AppState, headers: &HeaderMap, actor: &crate::audit::Actor) -> Result<(), PageError> {
+async fn end_current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    actor: &crate::audit::Actor,
+) -> Result<(), PageError> {
     if let Some(s) = session::current(state, headers).await? {
         let now = state.clock.now();
         state.store.end_session(&s.id, now, "signed out").await?;
-        audit::record(&state.store, AuditEvent::SignOut { person_id: &s.person_id, session_id: &s.id }, actor, now).await?;
+        audit::record(
+            &state.store,
+            AuditEvent::SignOut {
+                person_id: &s.person_id,
+                session_id: &s.id,
+            },
+            actor,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -94,10 +114,18 @@ pub async fn end_session(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let raw = if method == Method::POST { body } else { uri.query().unwrap_or("").to_owned() };
-    let params = Params::parse(&raw).map_err(|_| PageError::bad_request("Invalid sign-out request", "Too many parameters."))?;
+    let raw = if method == Method::POST {
+        body
+    } else {
+        uri.query().unwrap_or("").to_owned()
+    };
+    let params = Params::parse(&raw)
+        .map_err(|_| PageError::bad_request("Invalid sign-out request", "Too many parameters."))?;
     if let Some(name) = params.first_duplicate().or(params.first_oversized()) {
-        return Err(PageError::bad_request("Invalid sign-out request", format!("The {name} parameter is repeated or too long.")));
+        return Err(PageError::bad_request(
+            "Invalid sign-out request",
+            format!("The {name} parameter is repeated or too long."),
+        ));
     }
     let plru = params.get("post_logout_redirect_uri");
     let rp_state = params.get("state");
@@ -109,24 +137,32 @@ pub async fn end_session(
         && client_id.is_none_or(|c| Some(c) == hinted_client.as_deref());
 
     if hint_ok {
-        let target = if registered(&state, hinted_client.as_deref(), plru).await? { plru } else { None };
+        let target = if registered(&state, hinted_client.as_deref(), plru).await? {
+            plru
+        } else {
+            None
+        };
         if plru.is_none() || target.is_some() {
             end_current_session(&state, &headers, &actor).await?;
             return Ok(match target {
-                Some(t) => render::with_cookies(back_to(t, rp_state), [session::clear_cookie(&state)]),
+                Some(t) => {
+                    render::with_cookies(back_to(t, rp_state), [session::clear_cookie(&state)])
+                }
                 None => signed_out(&state),
             });
         }
     }
     let notice = if hint.is_some() && !hint_ok {
         Some("The application's sign-out request could not be verified. You can still sign out of firmgate here.")
-    } else if plru.is_some() && !registered(&state, client_id.or(hinted_client.as_deref()), plru).await? {
+    } else if plru.is_some()
+        && !registered(&state, client_id.or(hinted_client.as_deref()), plru).await?
+    {
         Some("The application asked to return to an address that is not registered for it, so you will stay on firmgate after signing out.")
     } else {
         None
     };
     // A bad hint never leads to a redirect, confirmed or not.
-    let carry = !(hint.is_some() && !hint_ok);
+    let carry = hint.is_none() || hint_ok;
     let carried_client = client_id.map(str::to_owned).or(hinted_client);
     let page = render::page(&ConfirmPage {
         csrf: &browser.csrf_token(),
@@ -145,7 +181,8 @@ pub async fn confirm(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body).map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    let form = Params::parse(&body)
+        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
     if !browser.csrf_ok(form.get("csrf")) {
         return Err(PageError::csrf());
     }
@@ -153,7 +190,10 @@ pub async fn confirm(
     let plru = form.get("post_logout_redirect_uri");
     if registered(&state, form.get("client_id"), plru).await? {
         if let Some(target) = plru {
-            return Ok(render::with_cookies(back_to(target, form.get("state")), [session::clear_cookie(&state)]));
+            return Ok(render::with_cookies(
+                back_to(target, form.get("state")),
+                [session::clear_cookie(&state)],
+            ));
         }
     }
     Ok(signed_out(&state))

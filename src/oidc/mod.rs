@@ -26,13 +26,25 @@ use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route("/jwks", get(discovery::jwks))
-        .route("/authorize", get(authorize::authorize).post(authorize::authorize))
+        .route(
+            "/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
         .route("/token", post(token::token))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
-        .route("/logout", get(logout::end_session).post(logout::end_session))
+        .route(
+            "/logout",
+            get(logout::end_session).post(logout::end_session),
+        )
         .route("/logout/confirm", post(logout::confirm))
 }

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::keys::KeySet;
-use crate::crypto::jwt;
 use crate::clock::UnixTime;
+use crate::crypto::jwt;
+use crate::crypto::keys::KeySet;
 use crate::signin::flow::Prompt;
 use crate::store::clients::ClientRecord;
 use crate::web::params::Params;
@@ -66,7 +66,10 @@ impl AuthorizationRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     /// Shown at firmgate; never redirected.
-    Page { title: &'static str, message: String },
+    Page {
+        title: &'static str,
+        message: String,
+    },
     /// Sent to the client's redirect_uri.
     Redirect {
         target: ErrorTarget,
@@ -93,7 +96,10 @@ fn page(title: &'static str, message: impl Into<String>) -> RequestError {
 /// Phase 1: `client_id`. Unknown or repeated is an error page.
 pub fn check_client_id(params: &Params) -> Result<&str, RequestError> {
     if params.is_duplicated("client_id") {
-        return Err(page("Invalid request", "The client_id parameter was sent more than once."));
+        return Err(page(
+            "Invalid request",
+            "The client_id parameter was sent more than once.",
+        ));
     }
     params.get("client_id").ok_or_else(|| {
         page(
@@ -110,7 +116,10 @@ pub fn check_redirect_uri<'a>(
     client: &ClientRecord,
 ) -> Result<&'a str, RequestError> {
     if params.is_duplicated("redirect_uri") {
-        return Err(page("Invalid request", "The redirect_uri parameter was sent more than once."));
+        return Err(page(
+            "Invalid request",
+            "The redirect_uri parameter was sent more than once.",
+        ));
     }
     let Some(uri) = params.get("redirect_uri") else {
         return Err(page(
@@ -369,7 +378,12 @@ pub fn validate(
         hinted_sub,
         acr_values: params
             .get("acr_values")
-            .map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         claims,
     })

@@ -58,7 +58,13 @@ pub fn code(
     issuer: &str,
     code: &str,
 ) -> Response {
-    to_client(redirect_uri, mode, state, issuer, vec![("code", code.to_owned())])
+    to_client(
+        redirect_uri,
+        mode,
+        state,
+        issuer,
+        vec![("code", code.to_owned())],
+    )
 }
 
 pub fn error(

@@ -17,7 +17,10 @@ use crate::error::OAuthError;
 use crate::web::client_ip::RequestActor;
 
 fn not_yours() -> OAuthError {
-    OAuthError::new("unauthorized_client", "the token was not issued to this client")
+    OAuthError::new(
+        "unauthorized_client",
+        "the token was not issued to this client",
+    )
 }
 
 pub async fn revoke(
@@ -28,7 +31,9 @@ pub async fn revoke(
 ) -> Result<StatusCode, OAuthError> {
     let form = parse_form(&headers, &body)?;
     let client = client_auth::authenticate(&state, &headers, &form, &actor).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let now = state.clock.now();
     if looks_like_jwt(token) {
         let claims = match access_token::decode(&state, token) {
@@ -39,10 +44,22 @@ pub async fn revoke(
         if claims.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
             return Err(not_yours());
         }
-        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
         state.store.revoke_access_token(jti, exp).await?;
-        audit::record(&state.store, AuditEvent::TokenRevoked { client_id: &client.id, what: "access_token" }, &actor, now).await?;
+        audit::record(
+            &state.store,
+            AuditEvent::TokenRevoked {
+                client_id: &client.id,
+                what: "access_token",
+            },
+            &actor,
+            now,
+        )
+        .await?;
         return Ok(StatusCode::OK);
     }
     let hash = BearerToken::from_presented(token).hash(TokenKind::RefreshToken);
@@ -55,7 +72,19 @@ pub async fn revoke(
     if grant.client_id != client.id {
         return Err(not_yours());
     }
-    state.store.revoke_grant(&grant.id, now, "revoked by the client").await?;
-    audit::record(&state.store, AuditEvent::TokenRevoked { client_id: &client.id, what: "refresh_token" }, &actor, now).await?;
+    state
+        .store
+        .revoke_grant(&grant.id, now, "revoked by the client")
+        .await?;
+    audit::record(
+        &state.store,
+        AuditEvent::TokenRevoked {
+            client_id: &client.id,
+            what: "refresh_token",
+        },
+        &actor,
+        now,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }

@@ -43,15 +43,21 @@ pub fn parse_form(headers: &HeaderMap, body: &str) -> Result<Params, OAuthError>
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let params = Params::parse(body).map_err(|_| OAuthError::invalid_request("too many parameters"))?;
+    let params =
+        Params::parse(body).map_err(|_| OAuthError::invalid_request("too many parameters"))?;
     if let Some(name) = params.first_oversized() {
-        return Err(OAuthError::invalid_request(format!("the {name} parameter is too long")));
+        return Err(OAuthError::invalid_request(format!(
+            "the {name} parameter is too long"
+        )));
     }
     if let Some(name) = params.first_duplicate() {
         if name != "client_id" && name != "client_secret" {
@@ -75,7 +81,10 @@ pub async fn token(
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if !client.grant_types.iter().any(|g| g == grant_type)
-        && matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials")
+        && matches!(
+            grant_type,
+            "authorization_code" | "refresh_token" | "client_credentials"
+        )
     {
         return Err(OAuthError::new(
             "unauthorized_client",
@@ -83,7 +92,9 @@ pub async fn token(
         ));
     }
     match grant_type {
-        "authorization_code" => grants::authorization_code::redeem(&state, &client, &form, &actor).await,
+        "authorization_code" => {
+            grants::authorization_code::redeem(&state, &client, &form, &actor).await
+        }
         "refresh_token" => grants::refresh_token::refresh(&state, &client, &form, &actor).await,
         "client_credentials" => grants::client_credentials::issue(&state, &client),
         // RFC 9700 §2.4: the password grant MUST NOT be used; nor anything else unknown.

@@ -86,7 +86,10 @@ pub fn id_token(
     c.insert("exp".into(), json!(now + access_ttl(state, g.client)));
     c.insert("auth_time".into(), json!(g.auth_time));
     c.insert("at_hash".into(), json!(half_hash(alg, access_token)));
-    c.insert("amr".into(), json!(g.amr.split_whitespace().collect::<Vec<_>>()));
+    c.insert(
+        "amr".into(),
+        json!(g.amr.split_whitespace().collect::<Vec<_>>()),
+    );
     c.insert("acr".into(), json!(g.acr));
     if let Some(sid) = g.session_id {
         c.insert("sid".into(), json!(sid));
@@ -102,7 +105,10 @@ pub fn id_token(
 }
 
 /// An access token for a client acting for itself: no person, no refresh, no ID token.
-pub fn client_access_token(state: &AppState, client: &ClientRecord) -> Result<(String, i64), JwtError> {
+pub fn client_access_token(
+    state: &AppState,
+    client: &ClientRecord,
+) -> Result<(String, i64), JwtError> {
     let now = state.clock.now();
     let ttl = access_ttl(state, client);
     let c = json!({

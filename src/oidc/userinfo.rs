@@ -17,9 +17,13 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
     match text.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
         _ => Err(OAuthError::invalid_token("use the Bearer scheme")),
@@ -28,12 +32,26 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
 
 fn no_token() -> Response {
     // RFC 6750 §3.1: a request with no credentials gets a challenge without an error code.
-    let mut res = (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_token", "error_description": "an access token is required"}))).into_response();
-    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"firmgate\""));
+    let mut res = (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(
+            json!({"error": "invalid_token", "error_description": "an access token is required"}),
+        ),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"firmgate\""),
+    );
     res
 }
 
-pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: String) -> Response {
+pub async fn userinfo(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let from_header = match bearer(&headers) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
@@ -47,14 +65,17 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
         None
     };
     let token = match (from_header, from_body) {
-        (Some(_), Some(_)) => return OAuthError::invalid_request("send the access token once").into_response(),
+        (Some(_), Some(_)) => {
+            return OAuthError::invalid_request("send the access token once").into_response()
+        }
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return no_token(),
     };
     match answer(&state, &token).await {
         Ok(v) => {
             let mut res = axum::Json(v).into_response();
-            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
         Err(e) => e.into_response(),
@@ -67,10 +88,12 @@ pub async fn claims_for(state: &AppState, token: &str) -> Result<Value, OAuthErr
 }
 
 async fn answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
-    let claims = access_token::verify(state, token).await.map_err(|e| match e {
-        AccessTokenError::Store(s) => OAuthError::from(s),
-        other => OAuthError::invalid_token(other.to_string()),
-    })?;
+    let claims = access_token::verify(state, token)
+        .await
+        .map_err(|e| match e {
+            AccessTokenError::Store(s) => OAuthError::from(s),
+            other => OAuthError::invalid_token(other.to_string()),
+        })?;
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
@@ -78,16 +101,30 @@ async fn answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
             status: StatusCode::FORBIDDEN,
             code: "insufficient_scope",
             description: "the access token was not issued for openid".into(),
-            authenticate: Some("Bearer realm=\"firmgate\", error=\"insufficient_scope\", scope=\"openid\"".into()),
+            authenticate: Some(
+                "Bearer realm=\"firmgate\", error=\"insufficient_scope\", scope=\"openid\"".into(),
+            ),
         });
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
-    let person = state.store.person(sub).await?.ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+    let person = state
+        .store
+        .person(sub)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
     let gid = claims.get("gid").and_then(Value::as_str).unwrap_or("");
-    let grant = state.store.grant(gid).await?.ok_or_else(|| OAuthError::invalid_token("the grant no longer exists"))?;
+    let grant = state
+        .store
+        .grant(gid)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the grant no longer exists"))?;
     let mut out = serde_json::Map::new();
     out.insert("sub".into(), json!(person.id));
-    out.extend(person_claims(&person, &scopes, &requested(grant.claims.as_deref(), "userinfo")));
+    out.extend(person_claims(
+        &person,
+        &scopes,
+        &requested(grant.claims.as_deref(), "userinfo"),
+    ));
     if let Some(firm_id) = grant.firm_id.as_deref() {
         if let Some(m) = state.store.membership(firm_id, &person.id).await? {
             out.extend(firm_claims(&m));

@@ -52,14 +52,31 @@ pub async fn show(
     let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
     let (Step::Consent, Some(s)) = (&assessment.step, session.as_ref()) else {
         let request = i.request.clone();
-        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
     };
-    let person = state.store.person(&s.person_id).await?.ok_or_else(PageError::expired)?;
+    let person = state
+        .store
+        .person(&s.person_id)
+        .await?
+        .ok_or_else(PageError::expired)?;
     let page = render::page(&ConsentPage {
         client_name: &assessment.client.name,
         email: &person.email,
         firm_name: assessment.firm.as_ref().map(|f| f.firm_name.as_str()),
-        scope_lines: i.request.scopes.iter().filter_map(|s| describe_scope(s)).collect(),
+        scope_lines: i
+            .request
+            .scopes
+            .iter()
+            .filter_map(|s| describe_scope(s))
+            .collect(),
         csrf: &browser.csrf_token(),
         interaction: i.id(),
     });
@@ -73,7 +90,8 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body).map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    let form = Params::parse(&body)
+        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
     if !browser.csrf_ok(form.get("csrf")) {
         return Err(PageError::csrf());
     }
@@ -81,19 +99,38 @@ pub async fn submit(
     let decision = match form.get("decision") {
         Some("allow") => "allow",
         Some("deny") => "deny",
-        _ => return Err(PageError::bad_request("Invalid answer", "Choose Allow or Deny.")),
+        _ => {
+            return Err(PageError::bad_request(
+                "Invalid answer",
+                "Choose Allow or Deny.",
+            ))
+        }
     };
     let session = session::current(&state, &headers).await?;
     let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
     let (Step::Consent, Some(s)) = (&assessment.step, session.as_ref()) else {
         let request = i.request.clone();
-        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
     };
     let now = state.clock.now();
     if decision == "allow" {
-        state.store.remember_consent(&s.person_id, &i.request.client_id, &i.request.scopes, now).await?;
+        state
+            .store
+            .remember_consent(&s.person_id, &i.request.client_id, &i.request.scopes, now)
+            .await?;
     }
-    state.store.set_interaction_consent(i.id(), decision).await?;
+    state
+        .store
+        .set_interaction_consent(i.id(), decision)
+        .await?;
     audit::record(
         &state.store,
         AuditEvent::Consent {

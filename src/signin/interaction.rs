@@ -48,8 +48,14 @@ pub async fn start(
 
 /// Loads the interaction named by a page, refusing one that belongs to another browser, has
 /// expired or was already completed.
-pub async fn load(state: &AppState, browser: &Browser, id: Option<&str>) -> Result<Interaction, PageError> {
-    let id = id.filter(|i| i.len() <= 64).ok_or_else(PageError::expired)?;
+pub async fn load(
+    state: &AppState,
+    browser: &Browser,
+    id: Option<&str>,
+) -> Result<Interaction, PageError> {
+    let id = id
+        .filter(|i| i.len() <= 64)
+        .ok_or_else(PageError::expired)?;
     let record = state
         .store
         .open_interaction(id, &browser.binding_hash(), state.clock.now())

@@ -45,7 +45,9 @@ pub async fn assess(
     let mut consent = ConsentFacts {
         first_party: client.first_party,
         offline_requested: request.wants_offline(),
-        decision_here: record.and_then(|r| r.consent.as_deref()).map(|d| d == "allow"),
+        decision_here: record
+            .and_then(|r| r.consent.as_deref())
+            .map(|d| d == "allow"),
         remembered: false,
     };
     let session_facts = session.map(|s| SessionFacts {
@@ -80,7 +82,10 @@ pub async fn assess(
             None => FirmFacts::NotMember,
         };
         firm = chosen.cloned();
-        let granted = state.store.consented_scopes(&s.person_id, &client.id).await?;
+        let granted = state
+            .store
+            .consented_scopes(&s.person_id, &client.id)
+            .await?;
         consent.remembered = request.scopes.iter().all(|sc| granted.contains(sc));
     }
     let step = next_step(&FlowInput {
@@ -173,7 +178,15 @@ pub async fn continue_journey(
     let request = interaction.request.clone();
     let result = async {
         let assessment = assess(state, &request, Some(&interaction), session).await?;
-        act(state, browser, &request, Some(interaction), session, assessment).await
+        act(
+            state,
+            browser,
+            &request,
+            Some(interaction),
+            session,
+            assessment,
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -40,7 +40,13 @@ pub struct InteractionQuery {
     pub interaction: Option<String>,
 }
 
-fn login_page(browser: &Browser, i: &Interaction, client_name: &str, email: &str, error: Option<&str>) -> Response {
+fn login_page(
+    browser: &Browser,
+    i: &Interaction,
+    client_name: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
     let page = render::page(&LoginPage {
         client_name,
         csrf: &browser.csrf_token(),
@@ -62,10 +68,24 @@ pub async fn show(
     let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
     if assessment.step != Step::Login {
         let request = i.request.clone();
-        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
     }
     let hint = i.request.login_hint.clone().unwrap_or_default();
-    Ok(login_page(&browser, &i, &assessment.client.name, &hint, None))
+    Ok(login_page(
+        &browser,
+        &i,
+        &assessment.client.name,
+        &hint,
+        None,
+    ))
 }
 
 pub async fn submit(
@@ -75,12 +95,17 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body).map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    let form = Params::parse(&body)
+        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
     if !browser.csrf_ok(form.get("csrf")) {
         return Err(PageError::csrf());
     }
     let i = interaction::load(&state, &browser, form.get("interaction")).await?;
-    let client = state.store.client(&i.request.client_id).await?.ok_or_else(PageError::expired)?;
+    let client = state
+        .store
+        .client(&i.request.client_id)
+        .await?
+        .ok_or_else(PageError::expired)?;
     let email = form.get("email").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
     let retry = |message: &str| -> Response {
@@ -90,7 +115,9 @@ pub async fn submit(
         return Ok(retry("Enter your email address and password."));
     }
     if email.len() > MAX_EMAIL_LEN || !email.contains('@') {
-        return Ok(retry("Enter a valid email address, like name@firm.example."));
+        return Ok(retry(
+            "Enter a valid email address, like name@firm.example.",
+        ));
     }
     if password.len() > MAX_PASSWORD_LEN || form.is_oversized("password") {
         return Ok(retry("Email or password is incorrect."));
@@ -98,23 +125,43 @@ pub async fn submit(
     let keys = throttle::login_keys(&email, actor.ip.as_deref());
     let now = state.clock.now();
     if let Some(wait) = throttle::blocked(&state.store, &keys, now).await? {
-        audit::record(&state.store, AuditEvent::SignInThrottled { person_id: None, client_id: &client.id }, &actor, now).await?;
+        audit::record(
+            &state.store,
+            AuditEvent::SignInThrottled {
+                person_id: None,
+                client_id: &client.id,
+            },
+            &actor,
+            now,
+        )
+        .await?;
         return Ok(retry(&throttle::message(wait)));
     }
     let person = state.store.person_by_email(&email).await?;
     let verified = state
         .passwords
-        .verify(&Password::new(password), person.as_ref().and_then(|p| p.password_hash.as_deref()))
+        .verify(
+            &Password::new(password),
+            person.as_ref().and_then(|p| p.password_hash.as_deref()),
+        )
         .await
         .map_err(|_| PageError::internal())?;
     let (person, rehash) = match (person, verified) {
         (Some(p), Verified::Yes { rehash }) => (p, rehash),
         (person, _) => {
             throttle::failed(&state.store, &keys, state.clock.now()).await?;
-            let reason = if person.is_some() { "wrong password" } else { "unknown email" };
+            let reason = if person.is_some() {
+                "wrong password"
+            } else {
+                "unknown email"
+            };
             audit::record(
                 &state.store,
-                AuditEvent::SignInFailed { person_id: person.as_ref().map(|p| p.id.as_str()), client_id: &client.id, reason },
+                AuditEvent::SignInFailed {
+                    person_id: person.as_ref().map(|p| p.id.as_str()),
+                    client_id: &client.id,
+                    reason,
+                },
                 &actor,
                 state.clock.now(),
             )
@@ -124,14 +171,25 @@ pub async fn submit(
     };
     throttle::succeeded(&state.store, &keys).await?;
     if let Some(hash) = rehash {
-        state.store.set_password_hash(&person.id, &hash, state.clock.now()).await?;
+        state
+            .store
+            .set_password_hash(&person.id, &hash, state.clock.now())
+            .await?;
     }
     let previous = session::current(&state, &headers).await?;
-    let (session_id, cookie) = session::establish(&state, previous.as_ref(), &person.id, AMR_PASSWORD, &actor).await?;
-    state.store.set_interaction_session(i.id(), &session_id).await?;
+    let (session_id, cookie) =
+        session::establish(&state, previous.as_ref(), &person.id, AMR_PASSWORD, &actor).await?;
+    state
+        .store
+        .set_interaction_session(i.id(), &session_id)
+        .await?;
     audit::record(
         &state.store,
-        AuditEvent::SignIn { person_id: &person.id, firm_id: client.firm_id.as_deref(), client_id: &client.id },
+        AuditEvent::SignIn {
+            person_id: &person.id,
+            firm_id: client.firm_id.as_deref(),
+            client_id: &client.id,
+        },
         &actor,
         state.clock.now(),
     )
@@ -140,5 +198,8 @@ pub async fn submit(
     let mut i = i;
     i.record.authenticated_session_id = Some(session_id);
     let res = continue_journey(&state, &browser, i, session.as_ref()).await;
-    Ok(render::with_cookies(res.into_response(), [cookie, browser.set_cookie.clone()]))
+    Ok(render::with_cookies(
+        res.into_response(),
+        [cookie, browser.set_cookie.clone()],
+    ))
 }

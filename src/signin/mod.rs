@@ -19,6 +19,9 @@ use crate::app::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/signin/login", get(login::show).post(login::submit))
-        .route("/signin/firm", get(select_firm::show).post(select_firm::submit))
+        .route(
+            "/signin/firm",
+            get(select_firm::show).post(select_firm::submit),
+        )
         .route("/signin/consent", get(consent::show).post(consent::submit))
 }

@@ -36,7 +36,15 @@ pub async fn show(
     let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
     if assessment.step != Step::SelectFirm {
         let request = i.request.clone();
-        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
     }
     let page = render::page(&SelectFirmPage {
         firms: assessment
@@ -56,7 +64,8 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body).map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    let form = Params::parse(&body)
+        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
     if !browser.csrf_ok(form.get("csrf")) {
         return Err(PageError::csrf());
     }
@@ -65,11 +74,22 @@ pub async fn submit(
     let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
     if assessment.step != Step::SelectFirm {
         let request = i.request.clone();
-        return act(&state, &browser, &request, Some(i), session.as_ref(), assessment).await;
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
     }
     let picked = form.get("firm").unwrap_or("");
     if !assessment.memberships.iter().any(|m| m.firm_id == picked) {
-        return Err(PageError::bad_request("Choose a firm", "Choose one of the firms listed."));
+        return Err(PageError::bad_request(
+            "Choose a firm",
+            "Choose one of the firms listed.",
+        ));
     }
     state.store.set_interaction_firm(i.id(), picked).await?;
     i.record.firm_id = Some(picked.to_owned());

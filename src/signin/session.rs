@@ -4,11 +4,11 @@
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::app::AppState;
+use crate::audit::Actor;
 use crate::clock::UnixTime;
 use crate::crypto::bearer::{random_id, BearerToken, TokenKind};
 use crate::store::sessions::{NewSession, SessionRecord};
 use crate::store::StoreResult;
-use crate::audit::Actor;
 use crate::web::cookies::{self, CookieName};
 
 /// The live session behind the request's cookie: not ended, within its absolute lifetime and
@@ -29,7 +29,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> StoreResult<Optio
 }
 
 pub fn is_live(state: &AppState, s: &SessionRecord, now: UnixTime) -> bool {
-    let idle_limit = i64::try_from(state.settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let idle_limit =
+        i64::try_from(state.settings.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
     s.ended_at.is_none() && now < s.expires_at && now - s.last_seen_at <= idle_limit
 }
 
@@ -46,7 +47,8 @@ pub async fn establish(
     let now = state.clock.now();
     let token = BearerToken::generate();
     let id = random_id();
-    let lifetime = i64::try_from(state.settings.session_max_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
+    let lifetime =
+        i64::try_from(state.settings.session_max_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
     state
         .store
         .insert_session(&NewSession {
@@ -64,10 +66,17 @@ pub async fn establish(
         if old.person_id == person_id {
             state.store.hand_over_session(&old.id, &id, now).await?;
         } else {
-            state.store.end_session(&old.id, now, "another person signed in").await?;
+            state
+                .store
+                .end_session(&old.id, now, "another person signed in")
+                .await?;
         }
     }
-    let cookie = cookies::set(CookieName::Session, token.expose(), state.settings.cookies_secure());
+    let cookie = cookies::set(
+        CookieName::Session,
+        token.expose(),
+        state.settings.cookies_secure(),
+    );
     Ok((id, cookie))
 }
 

@@ -81,6 +81,9 @@ mod tests {
         assert_eq!(lock_secs(6, FREE_FAILURES), 120);
         assert_eq!(lock_secs(11, FREE_FAILURES), 3600);
         assert_eq!(lock_secs(1000, FREE_FAILURES), 3600);
-        assert_eq!(message(61), "Too many unsuccessful attempts. Try again in 2 minutes.");
+        assert_eq!(
+            message(61),
+            "Too many unsuccessful attempts. Try again in 2 minutes."
+        );
     }
 }

@@ -25,7 +25,10 @@ impl Store {
     }
 
     /// The newest audit rows of one kind (tests and the admin console read these).
-    pub async fn audit_kinds(&self, limit: i64) -> StoreResult<Vec<(String, String, Option<String>)>> {
+    pub async fn audit_kinds(
+        &self,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, Option<String>)>> {
         use sqlx::Row;
         let rows = sqlx::query(
             "SELECT kind, outcome, detail FROM audit_events ORDER BY at DESC, id DESC LIMIT $1",

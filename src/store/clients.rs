@@ -123,10 +123,11 @@ impl Store {
 
     /// The oldest client with this display name (the demo looks its client up this way).
     pub async fn client_by_name(&self, name: &str) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query("SELECT id FROM clients WHERE name = $1 ORDER BY created_at, id LIMIT 1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id FROM clients WHERE name = $1 ORDER BY created_at, id LIMIT 1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
         match row {
             Some(r) => self.client(&r.try_get::<String, _>("id")?).await,
             None => Ok(None),

@@ -35,7 +35,9 @@ pub struct CodeRecord {
 pub enum Redemption {
     Redeemed,
     /// Someone redeemed it first; carries the grant that redemption created.
-    AlreadyRedeemed { grant_id: Option<String> },
+    AlreadyRedeemed {
+        grant_id: Option<String>,
+    },
 }
 
 impl Store {

@@ -74,9 +74,9 @@ impl Store {
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
         match backend {
             Backend::Sqlite => {
-                if let Some(dir) = sqlite_path(url).and_then(|p| {
-                    std::path::Path::new(&p).parent().map(|d| d.to_path_buf())
-                }) {
+                if let Some(dir) = sqlite_path(url)
+                    .and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf()))
+                {
                     if !dir.as_os_str().is_empty() {
                         std::fs::create_dir_all(&dir)
                             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -168,13 +168,9 @@ mod tests {
     #[test]
     fn both_backends_have_the_same_migration_versions() {
         // STYLE.md: same version numbers in both dialect folders.
-        let versions = |m: &sqlx::migrate::Migrator| -> Vec<i64> {
-            m.iter().map(|x| x.version).collect()
-        };
-        assert_eq!(
-            versions(&SQLITE_MIGRATIONS),
-            versions(&POSTGRES_MIGRATIONS)
-        );
+        let versions =
+            |m: &sqlx::migrate::Migrator| -> Vec<i64> { m.iter().map(|x| x.version).collect() };
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
         assert!(!versions(&SQLITE_MIGRATIONS).is_empty());
     }
 }

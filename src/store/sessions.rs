@@ -56,7 +56,8 @@ impl Store {
 
     /// The live (not ended) session with this token hash.
     pub async fn session_by_token_hash(&self, hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
+        let sql =
+            format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
         Ok(sqlx::query_as::<_, SessionRecord>(&sql)
             .bind(hash)
             .fetch_optional(self.pool())
@@ -85,15 +86,14 @@ impl Store {
     /// transaction. Returns whether a live session was ended.
     pub async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
-        let ended = sqlx::query(
-            "UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
         sqlx::query(
             "UPDATE grants SET revoked_at = $1, revoked_reason = $2 \
              WHERE session_id = $3 AND offline = 0 AND revoked_at IS NULL",
@@ -109,7 +109,12 @@ impl Store {
 
     /// Replaces `old_id` by `new_id` for the same person (a re-authentication): the old
     /// session ends and its grants follow the new one instead of being revoked.
-    pub async fn hand_over_session(&self, old_id: &str, new_id: &str, now: UnixTime) -> StoreResult<()> {
+    pub async fn hand_over_session(
+        &self,
+        old_id: &str,
+        new_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)

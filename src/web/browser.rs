@@ -43,7 +43,10 @@ impl Browser {
 impl FromRequestParts<AppState> for Browser {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let secure = state.settings.cookies_secure();
         match cookies::read(&parts.headers, CookieName::Browser, secure) {
             Some(value) if value.len() == 43 => Ok(Browser {

@@ -4,8 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use crate::app::AppState;
@@ -41,7 +41,10 @@ pub fn resolve(peer: Option<IpAddr>, forwarded: Option<&str>, trusted: &[IpNet])
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -50,7 +53,11 @@ impl FromRequestParts<AppState> for ClientIp {
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        Ok(ClientIp(resolve(peer, forwarded, &state.settings.trusted_proxies)))
+        Ok(ClientIp(resolve(
+            peer,
+            forwarded,
+            &state.settings.trusted_proxies,
+        )))
     }
 }
 
@@ -61,7 +68,10 @@ pub struct RequestActor(pub Actor);
 impl FromRequestParts<AppState> for RequestActor {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
         let user_agent = parts
             .headers
@@ -92,9 +102,6 @@ mod tests {
             resolve(Some(proxy), Some("198.51.100.1, 10.0.0.7"), &trusted),
             Some("198.51.100.1".parse().unwrap())
         );
-        assert_eq!(
-            resolve(Some(proxy), Some("garbage"), &trusted),
-            Some(proxy)
-        );
+        assert_eq!(resolve(Some(proxy), Some("garbage"), &trusted), Some(proxy));
     }
 }

@@ -9,7 +9,8 @@ use axum::response::Response;
 
 /// `form-action` is left out on purpose: browsers apply it to the redirect that follows a
 /// form POST, and the sign-in forms must be able to redirect to the relying party.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub async fn security_headers(req: Request, next: Next) -> Response {

@@ -97,6 +97,9 @@ mod tests {
         assert!(!p.has("state"));
         assert!(p.is_oversized("state"));
         let flood: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
-        assert_eq!(Params::parse(&flood.join("&")).unwrap_err(), ParamError::TooMany);
+        assert_eq!(
+            Params::parse(&flood.join("&")).unwrap_err(),
+            ParamError::TooMany
+        );
     }
 }

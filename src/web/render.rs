@@ -33,7 +33,10 @@ pub fn see_other(location: &str) -> Response {
 }
 
 /// Appends `Set-Cookie` headers to a response.
-pub fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = Option<HeaderValue>>) -> Response {
+pub fn with_cookies(
+    mut res: Response,
+    cookies: impl IntoIterator<Item = Option<HeaderValue>>,
+) -> Response {
     for c in cookies.into_iter().flatten() {
         res.headers_mut().append(header::SET_COOKIE, c);
     }

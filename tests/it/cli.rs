@@ -12,7 +12,10 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli { dir: tempfile::tempdir().unwrap(), key: firmgate::crypto::secret_box::MasterKey::generate().to_hex() }
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+            key: firmgate::crypto::secret_box::MasterKey::generate().to_hex(),
+        }
     }
 
     fn run(&self, args: &[&str]) -> (bool, Value, String) {
@@ -22,42 +25,115 @@ impl Cli {
         }
         let out = cmd
             .current_dir(self.dir.path())
-            .env("FIRMGATE_DATABASE_URL", format!("sqlite://{}?mode=rwc", self.dir.path().join("fg.db").display()))
+            .env(
+                "FIRMGATE_DATABASE_URL",
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.dir.path().join("fg.db").display()
+                ),
+            )
             .env("FIRMGATE_MASTER_KEY", &self.key)
             .args(args)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-        (out.status.success(), json, String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.success(),
+            json,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     }
 }
 
 #[test]
 fn admin_commands_print_one_json_object() {
     let cli = Cli::new();
-    let (ok, firm, err) = cli.run(&["firm", "create", "--name", "Example LLP", "--region", "au", "--json"]);
+    let (ok, firm, err) = cli.run(&[
+        "firm",
+        "create",
+        "--name",
+        "Example LLP",
+        "--region",
+        "au",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     let firm_id = firm["id"].as_str().unwrap().to_owned();
-    let (ok, user, err) = cli.run(&["user", "create", "--firm", &firm_id, "--email", "Ann@Example.com", "--name", "Ann", "--password", "correct horse battery staple", "--role", "owner", "--json"]);
+    let (ok, user, err) = cli.run(&[
+        "user",
+        "create",
+        "--firm",
+        &firm_id,
+        "--email",
+        "Ann@Example.com",
+        "--name",
+        "Ann",
+        "--password",
+        "correct horse battery staple",
+        "--role",
+        "owner",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(user["new_person"], true);
     let (_, second_firm, _) = cli.run(&["firm", "create", "--name", "Second LLP", "--json"]);
-    let (ok, again, _) = cli.run(&["user", "create", "--firm", second_firm["id"].as_str().unwrap(), "--email", "ann@example.com", "--name", "Ann", "--password", "another long passphrase", "--json"]);
+    let (ok, again, _) = cli.run(&[
+        "user",
+        "create",
+        "--firm",
+        second_firm["id"].as_str().unwrap(),
+        "--email",
+        "ann@example.com",
+        "--name",
+        "Ann",
+        "--password",
+        "another long passphrase",
+        "--json",
+    ]);
     assert!(ok);
     assert_eq!(again["id"], user["id"], "one person, two memberships");
     assert_eq!(again["new_person"], false);
-    let (ok, client, err) = cli.run(&["client", "create", "--name", "App", "--redirect-uri", "https://app.example/cb", "--post-logout-redirect-uri", "https://app.example/bye", "--grant", "authorization_code,refresh_token,client_credentials", "--json"]);
+    let (ok, client, err) = cli.run(&[
+        "client",
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--post-logout-redirect-uri",
+        "https://app.example/bye",
+        "--grant",
+        "authorization_code,refresh_token,client_credentials",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     assert!(client["client_id"].as_str().unwrap().len() >= 22);
     assert!(client["client_secret"].as_str().unwrap().len() >= 43);
-    let (ok, public, _) = cli.run(&["client", "create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public", "--json"]);
+    let (ok, public, _) = cli.run(&[
+        "client",
+        "create",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/cb",
+        "--public",
+        "--json",
+    ]);
     assert!(ok);
     assert!(public["client_secret"].is_null());
     let (ok, keys, _) = cli.run(&["keys", "rotate", "--json"]);
     assert!(ok);
     assert_eq!(keys["new_kids"].as_array().unwrap().len(), 3);
-    let (ok, policy, err) = cli.run(&["firm", "policy", "--firm", &firm_id, "--idle-timeout", "30m", "--json"]);
+    let (ok, policy, err) = cli.run(&[
+        "firm",
+        "policy",
+        "--firm",
+        &firm_id,
+        "--idle-timeout",
+        "30m",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     assert_eq!(policy["idle_timeout_secs"], 1800);
 }
@@ -66,17 +142,53 @@ fn admin_commands_print_one_json_object() {
 fn bad_input_is_refused_with_a_reason() {
     // SECURITY case 5 (RFC 9700 §2.6; oidcc-redirect-uri-regfrag).
     let cli = Cli::new();
-    for uri in ["https://app.example/cb#frag", "http://app.example/cb", "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x"] {
-        let (ok, out, _) = cli.run(&["client", "create", "--name", "Bad", "--redirect-uri", uri, "--json"]);
+    for uri in [
+        "https://app.example/cb#frag",
+        "http://app.example/cb",
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,x",
+    ] {
+        let (ok, out, _) = cli.run(&[
+            "client",
+            "create",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            uri,
+            "--json",
+        ]);
         assert!(!ok, "{uri} accepted");
         assert!(out["error"].is_string());
     }
     let (ok, _, err) = cli.run(&["firm", "create", "--name", "X", "--region", "AUS"]);
     assert!(!ok && err.contains("ISO 3166"));
     let (_, firm, _) = cli.run(&["firm", "create", "--name", "X", "--json"]);
-    let (ok, _, err) = cli.run(&["user", "create", "--firm", firm["id"].as_str().unwrap(), "--email", "a@b.example", "--name", "A", "--password", "short"]);
+    let (ok, _, err) = cli.run(&[
+        "user",
+        "create",
+        "--firm",
+        firm["id"].as_str().unwrap(),
+        "--email",
+        "a@b.example",
+        "--name",
+        "A",
+        "--password",
+        "short",
+    ]);
     assert!(!ok && err.contains("at least 12"), "{err}");
-    let (ok, _, err) = cli.run(&["user", "create", "--firm", "no-such-firm", "--email", "a@b.example", "--name", "A", "--password", "long enough password"]);
+    let (ok, _, err) = cli.run(&[
+        "user",
+        "create",
+        "--firm",
+        "no-such-firm",
+        "--email",
+        "a@b.example",
+        "--name",
+        "A",
+        "--password",
+        "long enough password",
+    ]);
     assert!(!ok && err.contains("no firm"), "{err}");
 }
 

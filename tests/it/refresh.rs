@@ -11,7 +11,13 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     // SECURITY case 52.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    let t = signed_in_tokens(&server, &fx, &Browser::new(&server), &AuthRequest::new(&fx.client_id)).await;
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
     let rt1 = t["refresh_token"].as_str().unwrap();
     server.clock.advance(10);
     let (status, r2) = refresh(&server, &fx, rt1).await;
@@ -19,7 +25,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let rt2 = r2["refresh_token"].as_str().unwrap();
     assert_ne!(rt1, rt2);
     // SECURITY case 54: same iss, sub, aud, azp; new iat; original auth_time.
-    let (a, b) = (claims(t["id_token"].as_str().unwrap()), claims(r2["id_token"].as_str().unwrap()));
+    let (a, b) = (
+        claims(t["id_token"].as_str().unwrap()),
+        claims(r2["id_token"].as_str().unwrap()),
+    );
     for same in ["iss", "sub", "aud", "azp", "auth_time", "sid"] {
         assert_eq!(a[same], b[same], "{same}");
     }
@@ -27,10 +36,27 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert!(b.get("nonce").is_none());
 
     let (status, body) = refresh(&server, &fx, rt1).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "replay refused");
-    assert_eq!(refresh(&server, &fx, rt2).await.1["error"], "invalid_grant", "the whole family is revoked");
-    assert_eq!(userinfo(&server, r2["access_token"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
-    assert!(server.audit_kinds().await.iter().any(|(k, _, _)| k == "refresh_replayed"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "replay refused"
+    );
+    assert_eq!(
+        refresh(&server, &fx, rt2).await.1["error"],
+        "invalid_grant",
+        "the whole family is revoked"
+    );
+    assert_eq!(
+        userinfo(&server, r2["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(server
+        .audit_kinds()
+        .await
+        .iter()
+        .any(|(k, _, _)| k == "refresh_replayed"));
 }
 
 #[tokio::test]
@@ -38,30 +64,83 @@ async fn concurrent_refreshes_issue_at_most_one_token() {
     // SECURITY case 53.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    let t = signed_in_tokens(&server, &fx, &Browser::new(&server), &AuthRequest::new(&fx.client_id)).await;
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
     let rt = t["refresh_token"].as_str().unwrap();
     let results = futures::future::join_all((0..6).map(|_| refresh(&server, &fx, rt))).await;
-    assert_eq!(results.iter().filter(|(s, _)| *s == StatusCode::OK).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == StatusCode::OK).count(),
+        1,
+        "{results:?}"
+    );
 }
 
 #[tokio::test]
 async fn refresh_scope_may_narrow_but_not_widen_and_is_bound_to_the_client() {
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    let other = server.client(firmgate::admin::clients::ClientSpec { name: "Other".into(), ..server.spec() }).await;
-    let t = signed_in_tokens(&server, &fx, &Browser::new(&server), &AuthRequest::new(&fx.client_id).with("scope", "openid email")).await;
+    let other = server
+        .client(firmgate::admin::clients::ClientSpec {
+            name: "Other".into(),
+            ..server.spec()
+        })
+        .await;
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id).with("scope", "openid email"),
+    )
+    .await;
     let rt = t["refresh_token"].as_str().unwrap();
-    let thief = Fixture { client_id: other.0.clone(), client_secret: other.1.clone(), ..fx_clone(&fx) };
-    assert_eq!(refresh(&server, &thief, rt).await.1["error"], "invalid_grant", "bound to its client");
-    let (_, body) = token_request(&server, &fx, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "openid profile")]).await;
+    let thief = Fixture {
+        client_id: other.0.clone(),
+        client_secret: other.1.clone(),
+        ..fx_clone(&fx)
+    };
+    assert_eq!(
+        refresh(&server, &thief, rt).await.1["error"],
+        "invalid_grant",
+        "bound to its client"
+    );
+    let (_, body) = token_request(
+        &server,
+        &fx,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
     assert_eq!(body["error"], "invalid_scope");
-    let (status, body) = token_request(&server, &fx, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "openid")]).await;
+    let (status, body) = token_request(
+        &server,
+        &fx,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "openid");
 }
 
 fn fx_clone(f: &Fixture) -> Fixture {
-    Fixture { firm_id: f.firm_id.clone(), person_id: f.person_id.clone(), email: f.email.clone(), client_id: f.client_id.clone(), client_secret: f.client_secret.clone() }
+    Fixture {
+        firm_id: f.firm_id.clone(),
+        person_id: f.person_id.clone(),
+        email: f.email.clone(),
+        client_id: f.client_id.clone(),
+        client_secret: f.client_secret.clone(),
+    }
 }
 
 #[tokio::test]
@@ -74,10 +153,19 @@ async fn session_bound_refresh_tokens_end_with_the_idle_session_offline_ones_do_
     let req = AuthRequest::new(&fx.client_id).with("scope", "openid offline_access");
     let res = browser.follow(browser.authorize(&req).await).await;
     let back = browser.complete(res, &fx.email).await;
-    let (_, _, offline) = redeem(&server, &fx, &query_param(&back, "code").unwrap(), &req.verifier).await;
+    let (_, _, offline) = redeem(
+        &server,
+        &fx,
+        &query_param(&back, "code").unwrap(),
+        &req.verifier,
+    )
+    .await;
     server.clock.advance(8 * 3600 + 1);
     let (status, body) = refresh(&server, &fx, online["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     let (status, _) = refresh(&server, &fx, offline["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -90,7 +178,18 @@ async fn refresh_tokens_expire_after_21_days() {
     let req = AuthRequest::new(&fx.client_id).with("scope", "openid offline_access");
     let res = browser.follow(browser.authorize(&req).await).await;
     let back = browser.complete(res, &fx.email).await;
-    let (_, _, t) = redeem(&server, &fx, &query_param(&back, "code").unwrap(), &req.verifier).await;
+    let (_, _, t) = redeem(
+        &server,
+        &fx,
+        &query_param(&back, "code").unwrap(),
+        &req.verifier,
+    )
+    .await;
     server.clock.advance(21 * 86400 + 1);
-    assert_eq!(refresh(&server, &fx, t["refresh_token"].as_str().unwrap()).await.1["error"], "invalid_grant");
+    assert_eq!(
+        refresh(&server, &fx, t["refresh_token"].as_str().unwrap())
+            .await
+            .1["error"],
+        "invalid_grant"
+    );
 }

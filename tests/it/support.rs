@@ -48,11 +48,19 @@ async fn database_url(dir: &tempfile::TempDir) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let name = format!("fgtest_{}_{}_{n}", std::process::id(), firmgate::crypto::bearer::random_id().to_lowercase().replace(['-', '_'], ""));
+            let name = format!(
+                "fgtest_{}_{}_{n}",
+                std::process::id(),
+                firmgate::crypto::bearer::random_id()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")
+            );
             let mut admin = Url::parse(&server).expect("TEST_DATABASE_URL");
             admin.set_path("/postgres");
             sqlx::any::install_default_drivers();
-            let pool = sqlx::AnyPool::connect(admin.as_str()).await.expect("connect to postgres");
+            let pool = sqlx::AnyPool::connect(admin.as_str())
+                .await
+                .expect("connect to postgres");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&pool)
                 .await
@@ -62,7 +70,10 @@ async fn database_url(dir: &tempfile::TempDir) -> String {
             url.set_path(&format!("/{name}"));
             url.to_string()
         }
-        _ => format!("sqlite://{}?mode=rwc", dir.path().join("firmgate.db").display()),
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("firmgate.db").display()
+        ),
     }
 }
 
@@ -73,15 +84,24 @@ impl TestServer {
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let issuer = Url::parse(&format!("http://127.0.0.1:{port}")).expect("issuer");
-        let mut settings = Settings::for_tests(issuer, database_url(&dir).await, MasterKey::generate());
+        let mut settings =
+            Settings::for_tests(issuer, database_url(&dir).await, MasterKey::generate());
         // Cheap hashing keeps the suite fast; the OWASP parameters have their own test.
-        settings.password_cost = HashCost { memory_kib: 1024, iterations: 1, parallelism: 1 };
+        settings.password_cost = HashCost {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
         adjust(&mut settings);
         let clock = Clock::fake(Clock::system().now());
-        let state = AppState::start(settings, clock.clone()).await.expect("start");
+        let state = AppState::start(settings, clock.clone())
+            .await
+            .expect("start");
         let served = state.clone();
         tokio::spawn(async move {
             let _ = app::serve(served, listener).await;
@@ -99,16 +119,28 @@ impl TestServer {
     }
 
     pub async fn firm(&self, name: &str) -> String {
-        create_firm(&self.state, name, Some("gb")).await.expect("firm").id
+        create_firm(&self.state, name, Some("gb"))
+            .await
+            .expect("firm")
+            .id
     }
 
     pub async fn person(&self, firm_id: &str, email: &str) -> String {
         let pw = Password::new(PASSWORD);
-        create_user(&self.state, &NewUser { firm_id, email, name: "Ann Example", password: &pw, role: "member" })
-            .await
-            .expect("user")
-            .0
-            .id
+        create_user(
+            &self.state,
+            &NewUser {
+                firm_id,
+                email,
+                name: "Ann Example",
+                password: &pw,
+                role: "member",
+            },
+        )
+        .await
+        .expect("user")
+        .0
+        .id
     }
 
     pub async fn client(&self, spec: ClientSpec) -> (String, String) {
@@ -136,16 +168,28 @@ impl TestServer {
         let email = format!("ann{}@example.com", COUNTER.fetch_add(1, Ordering::SeqCst));
         let person_id = self.person(&firm_id, &email).await;
         let (client_id, client_secret) = self.client(spec).await;
-        Fixture { firm_id, person_id, email, client_id, client_secret }
+        Fixture {
+            firm_id,
+            person_id,
+            email,
+            client_id,
+            client_secret,
+        }
     }
 
     pub fn alg_spec(&self, alg: SigningAlg) -> ClientSpec {
-        ClientSpec { signing_alg: alg, ..self.spec() }
+        ClientSpec {
+            signing_alg: alg,
+            ..self.spec()
+        }
     }
 
     /// An HTTP client that acts as a relying party's back end (no cookies).
     pub fn backchannel(&self) -> Client {
-        Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+        Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
     }
 
     pub async fn audit_kinds(&self) -> Vec<(String, String, Option<String>)> {
@@ -170,7 +214,9 @@ pub struct AuthRequest {
 }
 
 pub fn pkce_pair() -> (String, String) {
-    let verifier = firmgate::crypto::bearer::BearerToken::generate().expose().to_owned();
+    let verifier = firmgate::crypto::bearer::BearerToken::generate()
+        .expose()
+        .to_owned();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
@@ -210,10 +256,18 @@ impl AuthRequest {
         for (k, v) in &self.extra {
             // Later values override: drop the default of that name first.
             let prefix = format!("{k}=");
-            s = s.split('&').filter(|p| !p.starts_with(&prefix)).collect::<Vec<_>>().join("&");
+            s = s
+                .split('&')
+                .filter(|p| !p.starts_with(&prefix))
+                .collect::<Vec<_>>()
+                .join("&");
             if !v.is_empty() {
                 s.push('&');
-                s.push_str(&form_urlencoded::Serializer::new(String::new()).append_pair(k, v).finish());
+                s.push_str(
+                    &form_urlencoded::Serializer::new(String::new())
+                        .append_pair(k, v)
+                        .finish(),
+                );
             }
         }
         s
@@ -221,23 +275,37 @@ impl AuthRequest {
 }
 
 pub fn location(res: &Response) -> String {
-    res.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    res.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let doc = Html::parse_document(html);
     let sel = Selector::parse(&format!("input[name=\"{name}\"]")).ok()?;
-    doc.select(&sel).next().and_then(|e| e.value().attr("value")).map(str::to_owned)
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .map(str::to_owned)
 }
 
 pub fn text_of(html: &str, css: &str) -> String {
     let doc = Html::parse_document(html);
     let sel = Selector::parse(css).expect("selector");
-    doc.select(&sel).map(|e| e.text().collect::<String>()).collect::<Vec<_>>().join(" ")
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Decodes a JWT's claims without verifying (tests verify with openidconnect separately).
@@ -264,12 +332,21 @@ impl Browser {
     }
 
     pub async fn get(&self, url: &str) -> Response {
-        let url = if url.starts_with('/') { format!("{}{url}", self.base) } else { url.to_owned() };
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        };
         self.http.get(url).send().await.expect("get")
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(format!("{}{path}", self.base)).form(form).send().await.expect("post")
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("post")
     }
 
     /// GET /authorize; returns the response (a redirect to a page or back to the RP).
@@ -281,7 +358,9 @@ impl Browser {
     pub async fn follow(&self, mut res: Response) -> Response {
         for _ in 0..10 {
             let loc = location(&res);
-            if !res.status().is_redirection() || !loc.starts_with('/') && !loc.starts_with(&self.base) {
+            if !res.status().is_redirection()
+                || !loc.starts_with('/') && !loc.starts_with(&self.base)
+            {
                 return res;
             }
             res = self.get(&loc).await;
@@ -295,7 +374,12 @@ impl Browser {
         let interaction = hidden(page_html, "interaction").expect("interaction on the login page");
         self.post_form(
             "/signin/login",
-            &[("csrf", &csrf), ("interaction", &interaction), ("email", email), ("password", password)],
+            &[
+                ("csrf", &csrf),
+                ("interaction", &interaction),
+                ("email", email),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -303,14 +387,25 @@ impl Browser {
     pub async fn submit_consent(&self, page_html: &str, decision: &str) -> Response {
         let csrf = hidden(page_html, "csrf").expect("csrf on the consent page");
         let interaction = hidden(page_html, "interaction").expect("interaction");
-        self.post_form("/signin/consent", &[("csrf", &csrf), ("interaction", &interaction), ("decision", decision)]).await
+        self.post_form(
+            "/signin/consent",
+            &[
+                ("csrf", &csrf),
+                ("interaction", &interaction),
+                ("decision", decision),
+            ],
+        )
+        .await
     }
 
     /// The whole journey: authorize, sign in, allow; returns the redirect back to the RP.
     pub async fn sign_in(&self, req: &AuthRequest, email: &str) -> String {
         let res = self.follow(self.authorize(req).await).await;
         let rp = self.complete(res, email).await;
-        assert!(rp.starts_with(REDIRECT), "expected a return to the RP, got {rp}");
+        assert!(
+            rp.starts_with(REDIRECT),
+            "expected a return to the RP, got {rp}"
+        );
         rp
     }
 
@@ -324,7 +419,8 @@ impl Browser {
             let url = res.url().to_string();
             let html = res.text().await.expect("page");
             res = if url.contains("/signin/login") {
-                self.follow(self.submit_login(&html, email, PASSWORD).await).await
+                self.follow(self.submit_login(&html, email, PASSWORD).await)
+                    .await
             } else if url.contains("/signin/consent") {
                 self.follow(self.submit_consent(&html, "allow").await).await
             } else {
@@ -336,12 +432,22 @@ impl Browser {
 }
 
 /// Redeems a code as a confidential client with client_secret_basic.
-pub async fn redeem(server: &TestServer, fx: &Fixture, code: &str, verifier: &str) -> (StatusCode, HeaderMap, Value) {
+pub async fn redeem(
+    server: &TestServer,
+    fx: &Fixture,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, HeaderMap, Value) {
     let res = server
         .backchannel()
         .post(server.url("/token"))
         .basic_auth(&fx.client_id, Some(&fx.client_secret))
-        .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
         .send()
         .await
         .expect("token");
@@ -350,7 +456,11 @@ pub async fn redeem(server: &TestServer, fx: &Fixture, code: &str, verifier: &st
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
-pub async fn token_request(server: &TestServer, fx: &Fixture, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub async fn token_request(
+    server: &TestServer,
+    fx: &Fixture,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
     let res = server
         .backchannel()
         .post(server.url("/token"))
@@ -364,18 +474,34 @@ pub async fn token_request(server: &TestServer, fx: &Fixture, form: &[(&str, &st
 }
 
 pub async fn refresh(server: &TestServer, fx: &Fixture, rt: &str) -> (StatusCode, Value) {
-    token_request(server, fx, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
+    token_request(
+        server,
+        fx,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
 }
 
 pub async fn userinfo(server: &TestServer, access_token: &str) -> (StatusCode, HeaderMap, Value) {
-    let res = server.backchannel().get(server.url("/userinfo")).bearer_auth(access_token).send().await.expect("userinfo");
+    let res = server
+        .backchannel()
+        .get(server.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo");
     let status = res.status();
     let headers = res.headers().clone();
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
 /// Signs in through the browser and redeems the code: the tokens a relying party holds.
-pub async fn signed_in_tokens(server: &TestServer, fx: &Fixture, browser: &Browser, req: &AuthRequest) -> Value {
+pub async fn signed_in_tokens(
+    server: &TestServer,
+    fx: &Fixture,
+    browser: &Browser,
+    req: &AuthRequest,
+) -> Value {
     let back = browser.sign_in(req, &fx.email).await;
     let code = query_param(&back, "code").expect("code");
     let (status, _, body) = redeem(server, fx, &code, &req.verifier).await;

@@ -21,7 +21,8 @@ use crate::web::params::Params;
 /// RFC 7636 §4.1: 43-128 characters of `[A-Z] [a-z] [0-9] - . _ ~`.
 pub fn verifier_well_formed(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// RFC 7636 §4.6: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`.
@@ -35,7 +36,9 @@ pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
 pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), &'static str> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err("code_verifier sent but the authorization request had no code_challenge"),
+        (None, Some(_)) => {
+            Err("code_verifier sent but the authorization request had no code_challenge")
+        }
         (Some(_), None) => Err("code_verifier is required"),
         (Some(c), Some(v)) if verifier_well_formed(v) && s256_matches(v, c) => Ok(()),
         (Some(_), Some(_)) => Err("code_verifier does not match the code_challenge"),
@@ -49,7 +52,9 @@ pub async fn redeem(
     actor: &Actor,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let code = form.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let code_hash = BearerToken::from_presented(code).hash(TokenKind::AuthorizationCode);
     let record = state
         .store
@@ -65,9 +70,12 @@ pub async fn redeem(
     }
     // OIDC Core §3.1.3.2: identical to the redirect_uri of the authorization request.
     if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
-    check_pkce(record.code_challenge.as_deref(), form.get("code_verifier")).map_err(OAuthError::invalid_grant)?;
+    check_pkce(record.code_challenge.as_deref(), form.get("code_verifier"))
+        .map_err(OAuthError::invalid_grant)?;
     let person = state
         .store
         .person(&record.person_id)
@@ -121,7 +129,8 @@ pub async fn redeem(
         session_id: Some(&record.session_id),
     };
     let access_token = tokens::user_access_token(state, &g).map_err(signing_failed)?;
-    let id_token = tokens::id_token(state, &g, &access_token, record.nonce.as_deref()).map_err(signing_failed)?;
+    let id_token = tokens::id_token(state, &g, &access_token, record.nonce.as_deref())
+        .map_err(signing_failed)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -132,14 +141,33 @@ pub async fn redeem(
     })
 }
 
-async fn replayed(state: &AppState, client: &ClientRecord, grant_id: Option<&str>, actor: &Actor) -> OAuthError {
+async fn replayed(
+    state: &AppState,
+    client: &ClientRecord,
+    grant_id: Option<&str>,
+    actor: &Actor,
+) -> OAuthError {
     let now = state.clock.now();
     if let Some(g) = grant_id {
-        if let Err(e) = state.store.revoke_grant(g, now, "authorization code replayed").await {
+        if let Err(e) = state
+            .store
+            .revoke_grant(g, now, "authorization code replayed")
+            .await
+        {
             return e.into();
         }
     }
-    if let Err(e) = audit::record(&state.store, AuditEvent::CodeReplayed { client_id: &client.id, grant_id }, actor, now).await {
+    if let Err(e) = audit::record(
+        &state.store,
+        AuditEvent::CodeReplayed {
+            client_id: &client.id,
+            grant_id,
+        },
+        actor,
+        now,
+    )
+    .await
+    {
         return e.into();
     }
     OAuthError::invalid_grant("the code has already been used")
@@ -163,7 +191,10 @@ mod tests {
         let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert!(check_pkce(c, Some(v)).is_ok());
         assert!(check_pkce(c, None).is_err(), "SECURITY case 36");
-        assert!(check_pkce(c, Some(&v.replace('d', "e"))).is_err(), "case 37");
+        assert!(
+            check_pkce(c, Some(&v.replace('d', "e"))).is_err(),
+            "case 37"
+        );
         assert!(check_pkce(None, Some(v)).is_err(), "downgrade");
         assert!(check_pkce(None, None).is_ok());
         assert!(!verifier_well_formed(&"a".repeat(42)), "case 40");

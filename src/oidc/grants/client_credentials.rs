@@ -17,7 +17,8 @@ pub fn issue(state: &AppState, client: &ClientRecord) -> Result<TokenResponse, O
             "public clients cannot use client_credentials",
         ));
     }
-    let (access_token, expires_in) = tokens::client_access_token(state, client).map_err(signing_failed)?;
+    let (access_token, expires_in) =
+        tokens::client_access_token(state, client).map_err(signing_failed)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

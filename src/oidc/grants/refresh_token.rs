@@ -28,7 +28,11 @@ pub async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = BearerToken::from_presented(presented).hash(TokenKind::RefreshToken);
     let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
-    let token = state.store.refresh_token(&hash).await?.ok_or_else(invalid)?;
+    let token = state
+        .store
+        .refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
     let grant = state
         .store
         .grant(&token.grant_id)
@@ -41,7 +45,8 @@ pub async fn refresh(
     if grant.revoked_at.is_some() || now >= token.expires_at {
         return Err(invalid());
     }
-    let (Some(person_id), Some(firm_id)) = (grant.person_id.as_deref(), grant.firm_id.as_deref()) else {
+    let (Some(person_id), Some(firm_id)) = (grant.person_id.as_deref(), grant.firm_id.as_deref())
+    else {
         return Err(invalid());
     };
     if grant.offline == 0 {
@@ -49,7 +54,12 @@ pub async fn refresh(
             Some(sid) => match state.store.session(sid).await? {
                 Some(s) => {
                     let firm = state.store.firm(firm_id).await?;
-                    let policy = FirmPolicy { idle_timeout_secs: firm.map_or(crate::policy::DEFAULT_IDLE_TIMEOUT_SECS, |f| f.idle_timeout_secs) };
+                    let policy = FirmPolicy {
+                        idle_timeout_secs: firm
+                            .map_or(crate::policy::DEFAULT_IDLE_TIMEOUT_SECS, |f| {
+                                f.idle_timeout_secs
+                            }),
+                    };
                     session::is_live(state, &s, now) && !policy.idle_expired(s.last_seen_at, now)
                 }
                 None => false,
@@ -57,7 +67,9 @@ pub async fn refresh(
             None => false,
         };
         if !live {
-            return Err(OAuthError::invalid_grant("the sign-in session behind this refresh token has ended"));
+            return Err(OAuthError::invalid_grant(
+                "the sign-in session behind this refresh token has ended",
+            ));
         }
     }
     let person = state.store.person(person_id).await?.ok_or_else(invalid)?;
@@ -121,16 +133,38 @@ pub fn narrowed_scope(granted: &str, requested: Option<&str>) -> Result<String, 
     if wanted.iter().all(|s| granted.contains(s)) {
         Ok(wanted.join(" "))
     } else {
-        Err(OAuthError::new("invalid_scope", "the requested scope exceeds the original grant"))
+        Err(OAuthError::new(
+            "invalid_scope",
+            "the requested scope exceeds the original grant",
+        ))
     }
 }
 
-async fn replayed(state: &AppState, client: &ClientRecord, grant_id: &str, actor: &Actor) -> OAuthError {
+async fn replayed(
+    state: &AppState,
+    client: &ClientRecord,
+    grant_id: &str,
+    actor: &Actor,
+) -> OAuthError {
     let now = state.clock.now();
-    if let Err(e) = state.store.revoke_grant(grant_id, now, "refresh token replayed").await {
+    if let Err(e) = state
+        .store
+        .revoke_grant(grant_id, now, "refresh token replayed")
+        .await
+    {
         return e.into();
     }
-    if let Err(e) = audit::record(&state.store, AuditEvent::RefreshReplayed { client_id: &client.id, grant_id }, actor, now).await {
+    if let Err(e) = audit::record(
+        &state.store,
+        AuditEvent::RefreshReplayed {
+            client_id: &client.id,
+            grant_id,
+        },
+        actor,
+        now,
+    )
+    .await
+    {
         return e.into();
     }
     OAuthError::invalid_grant("the refresh token has already been used")
@@ -142,8 +176,19 @@ mod tests {
 
     #[test]
     fn scope_may_narrow_but_not_widen() {
-        assert_eq!(narrowed_scope("openid email", None).unwrap(), "openid email");
-        assert_eq!(narrowed_scope("openid email", Some("openid")).unwrap(), "openid");
-        assert_eq!(narrowed_scope("openid", Some("openid email")).unwrap_err().code, "invalid_scope");
+        assert_eq!(
+            narrowed_scope("openid email", None).unwrap(),
+            "openid email"
+        );
+        assert_eq!(
+            narrowed_scope("openid email", Some("openid")).unwrap(),
+            "openid"
+        );
+        assert_eq!(
+            narrowed_scope("openid", Some("openid email"))
+                .unwrap_err()
+                .code,
+            "invalid_scope"
+        );
     }
 }

@@ -8,7 +8,10 @@ fn client(public: bool) -> ClientRecord {
         name: "RP".into(),
         secret_hash: if public { None } else { Some("h".into()) },
         auth_method: "client_secret_basic".into(),
-        redirect_uris: vec!["https://rp.example/cb".into(), "https://rp.example/q?a=1".into()],
+        redirect_uris: vec![
+            "https://rp.example/cb".into(),
+            "https://rp.example/q?a=1".into(),
+        ],
         post_logout_redirect_uris: vec![],
         grant_types: vec!["authorization_code".into()],
         first_party: false,
@@ -27,7 +30,8 @@ fn run(query: &str, public: bool) -> Result<AuthorizationRequest, RequestError> 
     validate(&p, &c, uri, &KeySet::default(), "https://op.example", 0)
 }
 
-const OK: &str = "client_id=c1&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid";
+const OK: &str =
+    "client_id=c1&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid";
 
 fn redirect_code(r: Result<AuthorizationRequest, RequestError>) -> &'static str {
     match r {
@@ -60,7 +64,10 @@ fn redirect_uri_near_misses_are_error_pages() {
             "client_id=c1&response_type=code&scope=openid&redirect_uri={}",
             url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
         );
-        assert!(matches!(run(&q, false), Err(RequestError::Page { .. })), "{uri}");
+        assert!(
+            matches!(run(&q, false), Err(RequestError::Page { .. })),
+            "{uri}"
+        );
     }
     let exact = "client_id=c1&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Frp.example%2Fq%3Fa%3D1";
     assert!(run(exact, false).is_ok());
@@ -74,7 +81,10 @@ fn missing_or_repeated_redirect_uri_is_an_error_page() {
         Err(RequestError::Page { .. })
     ));
     assert!(matches!(
-        run(&format!("{OK}&redirect_uri=https%3A%2F%2Frp.example%2Fcb"), false),
+        run(
+            &format!("{OK}&redirect_uri=https%3A%2F%2Frp.example%2Fcb"),
+            false
+        ),
         Err(RequestError::Page { .. })
     ));
 }
@@ -83,7 +93,10 @@ fn missing_or_repeated_redirect_uri_is_an_error_page() {
 fn response_type_rules() {
     // SECURITY cases 12-13.
     assert_eq!(
-        redirect_code(run("client_id=c1&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid", false)),
+        redirect_code(run(
+            "client_id=c1&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid",
+            false
+        )),
         "invalid_request"
     );
     for rt in ["token", "id_token%20token", "code%20id_token"] {
@@ -95,9 +108,18 @@ fn response_type_rules() {
 #[test]
 fn prompt_rules() {
     // SECURITY case 15 (OIDC Core §3.1.2.1).
-    assert_eq!(redirect_code(run(&format!("{OK}&prompt=none%20login"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&format!("{OK}&prompt=none%20consent"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&format!("{OK}&prompt=bogus"), false)), "invalid_request");
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&prompt=none%20login"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&prompt=none%20consent"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&prompt=bogus"), false)),
+        "invalid_request"
+    );
     let r = run(&format!("{OK}&prompt=login%20consent"), false).unwrap();
     assert!(r.prompt_login && r.prompt_consent && !r.prompt_none);
 }
@@ -106,20 +128,56 @@ fn prompt_rules() {
 fn pkce_rules() {
     // SECURITY cases 38-40 (RFC 7636 §4.2, RFC 9700 §2.1.1).
     let good = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    assert_eq!(redirect_code(run(OK, true)), "invalid_request", "public without PKCE");
+    assert_eq!(
+        redirect_code(run(OK, true)),
+        "invalid_request",
+        "public without PKCE"
+    );
     let with = |extra: &str| format!("{OK}&{extra}");
     assert_eq!(
-        run(&with(&format!("code_challenge={good}&code_challenge_method=S256")), true)
-            .unwrap()
-            .code_challenge
-            .as_deref(),
+        run(
+            &with(&format!("code_challenge={good}&code_challenge_method=S256")),
+            true
+        )
+        .unwrap()
+        .code_challenge
+        .as_deref(),
         Some(good)
     );
-    assert_eq!(redirect_code(run(&with(&format!("code_challenge={good}&code_challenge_method=plain")), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&with(&format!("code_challenge={good}")), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&with("code_challenge=short&code_challenge_method=S256"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&with(&format!("code_challenge={}%2B&code_challenge_method=S256", &good[..42])), false)), "invalid_request");
-    assert!(run(OK, false).unwrap().code_challenge.is_none(), "optional for confidential clients");
+    assert_eq!(
+        redirect_code(run(
+            &with(&format!(
+                "code_challenge={good}&code_challenge_method=plain"
+            )),
+            false
+        )),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&with(&format!("code_challenge={good}")), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(
+            &with("code_challenge=short&code_challenge_method=S256"),
+            false
+        )),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(
+            &with(&format!(
+                "code_challenge={}%2B&code_challenge_method=S256",
+                &good[..42]
+            )),
+            false
+        )),
+        "invalid_request"
+    );
+    assert!(
+        run(OK, false).unwrap().code_challenge.is_none(),
+        "optional for confidential clients"
+    );
 }
 
 #[test]
@@ -130,14 +188,38 @@ fn scope_max_age_claims_and_request_objects() {
     );
     let r = run(&format!("{OK}%20address%20email"), false).unwrap();
     assert_eq!(r.scopes, vec!["openid", "email"], "unknown scopes dropped");
-    assert_eq!(redirect_code(run(&format!("{OK}&max_age=-1"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&format!("{OK}&max_age=abc"), false)), "invalid_request");
-    assert_eq!(run(&format!("{OK}&max_age=0"), false).unwrap().max_age, Some(0));
-    assert_eq!(redirect_code(run(&format!("{OK}&claims=notjson"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&format!("{OK}&request=eyJ.e30."), false)), "request_not_supported");
-    assert_eq!(redirect_code(run(&format!("{OK}&request_uri=https%3A%2F%2Fx"), false)), "request_uri_not_supported");
-    assert_eq!(redirect_code(run(&format!("{OK}&state=a&state=b"), false)), "invalid_request");
-    assert_eq!(redirect_code(run(&format!("{OK}&id_token_hint=abc.def.ghi"), false)), "invalid_request");
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&max_age=-1"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&max_age=abc"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        run(&format!("{OK}&max_age=0"), false).unwrap().max_age,
+        Some(0)
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&claims=notjson"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&request=eyJ.e30."), false)),
+        "request_not_supported"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&request_uri=https%3A%2F%2Fx"), false)),
+        "request_uri_not_supported"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&state=a&state=b"), false)),
+        "invalid_request"
+    );
+    assert_eq!(
+        redirect_code(run(&format!("{OK}&id_token_hint=abc.def.ghi"), false)),
+        "invalid_request"
+    );
 }
 
 #[test]

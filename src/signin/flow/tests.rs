@@ -142,6 +142,9 @@ fn next_step_table() {
 fn denials_map_to_oidc_error_codes() {
     assert_eq!(Denial::LoginRequired.error_code(), "login_required");
     assert_eq!(Denial::ConsentRequired.error_code(), "consent_required");
-    assert_eq!(Denial::InteractionRequired.error_code(), "interaction_required");
+    assert_eq!(
+        Denial::InteractionRequired.error_code(),
+        "interaction_required"
+    );
     assert_eq!(Denial::AccessDenied("x").error_code(), "access_denied");
 }
