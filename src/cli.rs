@@ -286,7 +286,9 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
             match command {
                 FirmCommand::Create { name, region, out } => {
                     let firm = create_firm(&state, &name, region.as_deref()).await?;
-                    print(out.json, &json!({ "id": firm.id }),
+                    print(
+                        out.json,
+                        &json!({ "id": firm.id }),
                         &format!("created firm {} ({})", firm.id, firm.name),
                     );
                 }
@@ -297,7 +299,9 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 } => {
                     let idle = secs(&idle_timeout, "--idle-timeout")?;
                     let changed = crate::admin::firms::set_policy(&state, &firm, idle).await?;
-                    print(out.json, &json!({ "id": firm, "idle_timeout_secs": changed.idle_timeout_secs }),
+                    print(
+                        out.json,
+                        &json!({ "id": firm, "idle_timeout_secs": changed.idle_timeout_secs }),
                         &format!("firm {firm}: idle timeout {}s", changed.idle_timeout_secs),
                     );
                 }
@@ -339,7 +343,9 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     person.id, person.email
                 )
             };
-            print(out.json, &json!({ "id": person.id, "new_person": new }),
+            print(
+                out.json,
+                &json!({ "id": person.id, "new_person": new }),
                 &human,
             );
             Ok(())
@@ -391,7 +397,9 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     created.client_id
                 ),
             };
-            print(out.json, &json!({ "client_id": created.client_id, "client_secret": created.client_secret }),
+            print(
+                out.json,
+                &json!({ "client_id": created.client_id, "client_secret": created.client_secret }),
                 &human,
             );
             Ok(())
@@ -401,7 +409,9 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
         } => {
             let state = AppState::start(settings, Clock::system()).await?;
             let kids = rotate_keys(&state).await?;
-            print(out.json, &json!({ "new_kids": kids, "signs_after_secs": state.settings.key_publish_lead.as_secs() }),
+            print(
+                out.json,
+                &json!({ "new_kids": kids, "signs_after_secs": state.settings.key_publish_lead.as_secs() }),
                 &format!(
                     "published new keys {}; they sign in {}s",
                     kids.join(", "),

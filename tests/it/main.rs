@@ -2,7 +2,12 @@
 //! as browsers and relying parties drive it. Set TEST_DATABASE_URL=postgres://... to run the
 //! same suite on PostgreSQL (each server gets a fresh database).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod authorize;
 mod cli;

@@ -136,14 +136,12 @@ async fn https_issuer_cookies_use_host_prefix_secure_httponly_lax() {
     assert_ne!(first, second);
     // The old token no longer names a session.
     let res = http
-        .get(
-            server.url(&format!(
+        .get(server.url(&format!(
                 "/authorize?{}",
                 AuthRequest::new(&fx.client_id)
                     .with("prompt", "none")
                     .query()
-            )),
-        )
+            )))
         .header(COOKIE, format!("{jar}; __Host-firmgate-session={first}"))
         .send()
         .await
