@@ -94,7 +94,7 @@ impl Keyring {
         let set = KeySet::new(loaded);
         let jwks = set.jwks_json(now);
         if current.len() != set.len() {
-            tracing::info!(keys = set.len(), "signing keys loaded");
+            tracing::debug!(keys = set.len(), "signing keys loaded");
         }
         let mut g = match self.inner.write() {
             Ok(g) => g,

@@ -71,6 +71,19 @@ async fn oidcc_redirect_uri_query_ok_appends_to_the_registered_query() {
     let html = res.text().await.unwrap();
     let back = location(&browser.submit_login(&html, &fx.email, PASSWORD).await);
     assert!(back.starts_with("https://rp.example/q?a=1&code="), "{back}");
+    let code = query_param(&back, "code").unwrap();
+    let (status, body) = token_request(
+        &server,
+        &fx,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", with_query),
+            ("code_verifier", &req.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     for bad in [
         "https://rp.example/q?a=2",
         "https://rp.example/q?a=1&b=2",
