@@ -1,5 +1,5 @@
-//! The stylesheet and the one small script (form_post auto-submit), served by firmgate itself so
-//! pages load nothing from another origin.
+//! The stylesheet, the favicon and the one small script (form_post auto-submit), served by
+//! firmgate itself so pages load nothing from another origin.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -10,11 +10,14 @@ use crate::app::AppState;
 
 const STYLESHEET: &str = include_str!("../../static/firmgate.css");
 const AUTOSUBMIT: &str = include_str!("../../static/autosubmit.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/firmgate.css", get(stylesheet))
         .route("/static/autosubmit.js", get(autosubmit))
+        .route("/favicon.ico", get(favicon))
+        .route("/static/favicon.svg", get(favicon))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -34,5 +37,15 @@ async fn autosubmit() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         AUTOSUBMIT,
+    )
+}
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
     )
 }

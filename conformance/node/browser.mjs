@@ -1,0 +1,135 @@
+// The pages in a real browser (Debian's chromium, driven by playwright-core; no browser download):
+// the journey a person takes from a relying party (the built-in demo app) through sign-in,
+// a wrong password, consent, back to the app, sign-out, plus the error pages. For every page it
+// asserts what a person sees, that nothing is requested from another origin, that no console
+// error is logged, and that axe-core finds no accessibility violations; it saves a screenshot of
+// each page (desktop and 320 px wide) under target/screenshots/.
+import { chromium } from 'playwright-core'
+import { readFileSync, mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+const BASE = process.env.FG_DEMO_BASE
+const SHOTS = process.env.FG_SCREENSHOTS
+const EMAIL = 'demo@firmgate.test'
+const PASSWORD = 'correct horse battery staple'
+mkdirSync(SHOTS, { recursive: true })
+
+const results = []
+function assert (cond, msg) { if (!cond) throw new Error(msg) }
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+})
+
+async function newPage (width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } })
+  const page = await context.newPage()
+  page.problems = []
+  page.on('console', (m) => {
+    // An error page's own 4xx status is reported as a console error for the document itself.
+    if (m.type() === 'error' && m.location().url !== page.url()) page.problems.push(`console error: ${m.text()} (${m.location().url})`)
+  })
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`))
+  page.on('request', (r) => {
+    const origin = new URL(r.url()).origin
+    if (origin !== new URL(BASE).origin) page.problems.push(`request to another origin: ${r.url()}`)
+  })
+  return page
+}
+
+// Checks every page the same way and saves its screenshots.
+async function inspect (page, name, heading) {
+  const h1 = (await page.locator('h1').first().textContent()).trim()
+  assert(h1.includes(heading), `${name}: heading "${h1}" lacks "${heading}"`)
+  await page.evaluate(AXE)
+  const axe = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }))
+  const violations = axe.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  assert(violations.length === 0, `${name}: accessibility violations: ${violations.join('; ')}`)
+  assert(page.problems.length === 0, `${name}: ${page.problems.join('; ')}`)
+  const headers = page.lastHeaders
+  if (headers) assert((headers['content-security-policy'] || '').includes("frame-ancestors 'none'"), `${name}: CSP frame-ancestors`)
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true })
+  await page.setViewportSize({ width: 320, height: 900 })
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1)
+  assert(!overflow, `${name}: wider than a 320 px screen`)
+  await page.screenshot({ path: `${SHOTS}/${name}-320px.png`, fullPage: true })
+  await page.setViewportSize({ width: 1280, height: 900 })
+}
+
+async function step (name, fn) {
+  try {
+    await fn()
+    results.push(['PASS', name])
+    console.log(`PASS    browser: ${name}`)
+  } catch (e) {
+    results.push(['FAIL', name])
+    console.log(`FAIL    browser: ${name}: ${e.message.split('\n')[0]}`)
+  }
+}
+
+const page = await newPage()
+page.on('response', (r) => { if (r.request().isNavigationRequest()) page.lastHeaders = r.headers() })
+
+await step('the demo application offers sign-in', async () => {
+  await page.goto(`${BASE}/demo`)
+  await inspect(page, '01-demo-app', 'signing in with firmgate')
+  await page.getByRole('link', { name: 'Sign in with firmgate' }).click()
+  await page.waitForURL(/\/signin\/login/)
+})
+
+await step('the sign-in page: labelled inputs, clear error next to the form, focus on the field', async () => {
+  await inspect(page, '02-sign-in', 'Sign in')
+  await page.getByLabel('Email address').fill(EMAIL)
+  await page.getByLabel('Password').fill('not my password at all')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  const alert = await page.getByRole('alert').textContent()
+  assert(alert.includes('Email or password is incorrect.'), `error message: ${alert}`)
+  const focused = await page.evaluate(() => document.activeElement?.id)
+  assert(focused === 'email', `focus on the first invalid field, got ${focused}`)
+  await inspect(page, '03-sign-in-error', 'Sign in')
+})
+
+await step('signing in leads to consent, in plain words', async () => {
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/signin\/consent/)
+  const items = await page.locator('ul.scopes li').allTextContents()
+  assert(items.includes('See your email address') && items.includes('See your name'), `scopes: ${items}`)
+  await inspect(page, '04-consent', 'Allow firmgate demo')
+})
+
+await step('allowing returns to the app with verified claims, userinfo and a refresh', async () => {
+  await page.getByRole('button', { name: 'Allow' }).click()
+  await page.waitForURL(/\/demo\/callback/)
+  const text = await page.locator('main').textContent()
+  assert(text.includes(EMAIL) && text.includes('"firm_name"') && text.includes('new_refresh_token_issued'), 'claims shown')
+  await inspect(page, '05-back-at-the-app', 'signing in with firmgate')
+})
+
+await step('signing out from the app ends at the app, signed out of firmgate', async () => {
+  await page.getByRole('link', { name: 'Sign out' }).click()
+  await page.waitForURL(/\/demo$/)
+  await page.goto(`${BASE}/logout`)
+  await inspect(page, '06-sign-out-confirmation', 'Sign out of firmgate?')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForLoadState()
+  await inspect(page, '07-signed-out', 'You are signed out')
+})
+
+await step('error pages say what went wrong', async () => {
+  await page.goto(`${BASE}/authorize?client_id=unknown-app&redirect_uri=https%3A%2F%2Fevil.example%2F&response_type=code&scope=openid`)
+  await inspect(page, '08-error-unknown-application', 'Unknown application')
+  await page.goto(`${BASE}/signin/login?interaction=expired-or-foreign`)
+  await inspect(page, '09-error-expired-sign-in', 'This sign-in has expired')
+  await page.goto(`${BASE}/no-such-page`)
+  await inspect(page, '10-error-not-found', 'Page not found')
+})
+
+await browser.close()
+const failed = results.filter(([r]) => r === 'FAIL').length
+console.log(`browser: ${results.length - failed} passed, ${failed} failed`)
+process.exit(failed ? 1 : 0)
