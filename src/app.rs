@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::password::{PasswordHashError, PasswordHasherPool};
 use crate::keyring::Keyring;
+use crate::mail::sender::Mailer;
 use crate::store::{Store, StoreError};
 
 /// Largest request body accepted anywhere (forms and token requests are small).
@@ -29,6 +30,7 @@ pub struct AppState {
     pub clock: Clock,
     pub keys: Keyring,
     pub passwords: PasswordHasherPool,
+    pub mailer: Mailer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum StartError {
     Keys(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
     Password(#[from] PasswordHashError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::sender::MailError),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
 }
@@ -57,12 +61,18 @@ impl AppState {
             .map(|n| n.get())
             .unwrap_or(2);
         let passwords = PasswordHasherPool::new(settings.password_cost, hashers)?;
+        let mailer = Mailer::new(
+            settings.smtp_url.as_ref().map(|s| s.expose()),
+            &settings.mail_from,
+            settings.outbox_dir.clone(),
+        )?;
         Ok(AppState {
             settings: Arc::new(settings),
             store,
             clock,
             keys,
             passwords,
+            mailer,
         })
     }
 
@@ -129,6 +139,20 @@ pub async fn serve(state: AppState, listener: TcpListener) -> std::io::Result<()
                 .await
             {
                 tracing::warn!(error = %e, "could not reload signing keys");
+            }
+        }
+    });
+    let sender = state.clone();
+    tokio::spawn(async move {
+        // Delivers the outbox: at once when woken, and every few seconds for retries.
+        loop {
+            let now = sender.clock.now();
+            if let Err(e) = sender.mailer.send_due(&sender.store, now).await {
+                tracing::warn!(error = %e, "outbox delivery pass failed");
+            }
+            tokio::select! {
+                _ = sender.mailer.woken() => {},
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {},
             }
         }
     });

@@ -71,6 +71,20 @@ pub enum AuditEvent<'a> {
     KeysRotated {
         kids: &'a [String],
     },
+    PasswordChanged {
+        person_id: &'a str,
+        how: &'a str,
+    },
+    PasswordResetRequested {
+        person_id: Option<&'a str>,
+        sent: bool,
+    },
+    PersonInvited {
+        person_id: &'a str,
+        firm_id: &'a str,
+        role: &'a str,
+        new_person: bool,
+    },
     PolicyChanged {
         firm_id: &'a str,
         setting: &'a str,
@@ -210,6 +224,27 @@ impl AuditEvent<'_> {
             AuditEvent::ClientCreated { client_id } => {
                 r.kind = "client_created";
                 r.client_id = own(client_id);
+            }
+            AuditEvent::PasswordChanged { person_id, how } => {
+                r.kind = "password_changed";
+                r.person_id = own(person_id);
+                r.detail = Some(json!({ "how": how }).to_string());
+            }
+            AuditEvent::PasswordResetRequested { person_id, sent } => {
+                r.kind = "password_reset_requested";
+                r.outcome = if *sent { "sent" } else { "not_sent" };
+                r.person_id = person_id.map(str::to_owned);
+            }
+            AuditEvent::PersonInvited {
+                person_id,
+                firm_id,
+                role,
+                new_person,
+            } => {
+                r.kind = "invitation";
+                r.person_id = own(person_id);
+                r.firm_id = own(firm_id);
+                r.detail = Some(json!({ "role": role, "new_person": new_person }).to_string());
             }
             AuditEvent::PolicyChanged {
                 firm_id,

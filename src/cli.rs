@@ -122,6 +122,20 @@ enum UserCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Invite a person: a membership now, and an e-mail with a link and (for a new person) a
+    /// temporary password that must be replaced at the first sign-in.
+    Invite {
+        #[arg(long)]
+        firm: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,6 +194,8 @@ enum CliError {
     Start(#[from] app::StartError),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Account(#[from] crate::account::AccountError),
     #[error("{0}")]
     Usage(String),
     #[error("server error: {0}")]
@@ -350,6 +366,49 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::User {
+            command:
+                UserCommand::Invite {
+                    firm,
+                    email,
+                    name,
+                    role,
+                    out,
+                },
+        } => {
+            let state = AppState::start(settings, Clock::system()).await?;
+            let invited = crate::account::invitation::invite(
+                &state,
+                &firm,
+                &email,
+                &name,
+                &role,
+                &Actor::default(),
+            )
+            .await?;
+            // Deliver now: the CLI process ends right after.
+            let sent = state
+                .mailer
+                .send_due(&state.store, state.clock.now())
+                .await
+                .map_err(|e| CliError::Serve(e.to_string()))?;
+            let human = format!(
+                "invited {} to firm {firm} as {role}; {} message(s) delivered{}",
+                invited.person.email,
+                sent,
+                if invited.new_person {
+                    " with a temporary password"
+                } else {
+                    ""
+                }
+            );
+            print(
+                out.json,
+                &json!({ "id": invited.person.id, "new_person": invited.new_person, "expires_at": invited.expires_at }),
+                &human,
+            );
+            Ok(())
+        }
         Command::Client {
             command:
                 ClientCommand::Create {
@@ -480,6 +539,7 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
         println!("firmgate is running at {issuer} with an empty database. To begin:");
         println!("  firmgate firm create --name \"Example LLP\" --region gb --json");
         println!("  firmgate user create --firm FIRM_ID --email you@example.com --name \"Your Name\" --password '...' --role owner");
+        println!("  firmgate user invite --firm FIRM_ID --email colleague@example.com --name \"Their Name\"");
         println!("  firmgate client create --name \"Practice app\" --redirect-uri https://app.example/callback --json");
     } else {
         println!("firmgate is running at {issuer}");

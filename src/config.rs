@@ -40,6 +40,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "FIRMGATE_KEY_PUBLISH_LEAD",
     "FIRMGATE_LOG_FORMAT",
     "FIRMGATE_LOG",
+    "FIRMGATE_SMTP_URL",
+    "FIRMGATE_MAIL_FROM",
 ];
 
 /// The settings file: every field optional, unknown fields refused.
@@ -58,6 +60,27 @@ pub struct FileSettings {
     pub refresh_token_ttl: Option<String>,
     pub key_publish_lead: Option<String>,
     pub log_format: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+}
+
+/// A setting that may hold a credential (an SMTP URL with a password): never printed.
+#[derive(Clone)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(s: impl Into<String>) -> Self {
+        SecretString(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -94,7 +117,16 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Argon2 cost; tests lower it, production keeps the OWASP minimum.
     pub password_cost: crate::crypto::password::HashCost,
+    /// `smtp://host:port` (STARTTLS with `?tls=required`, `smtps://` for TLS); unset: .eml files.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    /// Where messages go as .eml files when no SMTP server is configured.
+    pub outbox_dir: PathBuf,
+    pub reset_link_ttl: Duration,
+    pub invitation_ttl: Duration,
 }
+
+pub const DEFAULT_MAIL_FROM: &str = "firmgate <firmgate@localhost>";
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -246,6 +278,13 @@ impl Settings {
             interaction_ttl: Duration::from_secs(30 * 60),
             log_format,
             password_cost: crate::crypto::password::HashCost::OWASP,
+            smtp_url: pick(None, "FIRMGATE_SMTP_URL", file.smtp_url.as_ref())
+                .map(SecretString::new),
+            mail_from: pick(None, "FIRMGATE_MAIL_FROM", file.mail_from.as_ref())
+                .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+            outbox_dir: PathBuf::from("data/outbox"),
+            reset_link_ttl: Duration::from_secs(30 * 60),
+            invitation_ttl: Duration::from_secs(7 * 86400),
         })
     }
 
@@ -266,6 +305,11 @@ impl Settings {
             interaction_ttl: Duration::from_secs(30 * 60),
             log_format: LogFormat::Text,
             password_cost: crate::crypto::password::HashCost::OWASP,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
+            outbox_dir: PathBuf::from("data/outbox"),
+            reset_link_ttl: Duration::from_secs(30 * 60),
+            invitation_ttl: Duration::from_secs(7 * 86400),
         }
     }
 

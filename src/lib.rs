@@ -10,14 +10,17 @@
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
 //!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
 //! - Domain
+//!   - [`account`]: passwords, reset links, invitations.
 //!   - [`admin`]: create firms, people, clients (the CLI's library).
 //!   - [`policy`]: firm policy, pure.
 //!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.
+//!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
 //! - [`store`]: all SQL, SQLite or PostgreSQL behind one pool.
 //! - Wiring: [`app`] (state, routes, server), [`cli`], [`config`], [`clock`], [`error`].
 
+pub mod account;
 pub mod admin;
 pub mod app;
 pub mod audit;
@@ -28,6 +31,7 @@ pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod keyring;
+pub mod mail;
 pub mod oidc;
 pub mod policy;
 pub mod signin;

@@ -10,8 +10,6 @@ use crate::crypto::password::Password;
 use crate::store::people::Person;
 
 pub const ROLES: [&str; 3] = ["member", "admin", "owner"];
-pub const MIN_PASSWORD_CHARS: usize = 12;
-pub const MAX_PASSWORD_CHARS: usize = 128;
 
 #[derive(Debug)]
 pub struct NewUser<'a> {
@@ -20,28 +18,6 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     pub password: &'a Password,
     pub role: &'a str,
-}
-
-/// The basic password rules (full rules, breached lists and strength come with accounts).
-pub fn check_password(p: &Password) -> Result<(), AdminError> {
-    let text = p.expose();
-    let chars = text.chars().count();
-    if text.starts_with(' ') || text.ends_with(' ') {
-        return Err(AdminError::Invalid(
-            "a password must not start or end with a space".into(),
-        ));
-    }
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(AdminError::Invalid(format!(
-            "a password needs at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return Err(AdminError::Invalid(format!(
-            "a password has at most {MAX_PASSWORD_CHARS} characters"
-        )));
-    }
-    Ok(())
 }
 
 pub fn check_email(email: &str) -> Result<(), AdminError> {
@@ -84,7 +60,22 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
     let (person, new) = match existing {
         Some(p) => (p, false),
         None => {
-            check_password(u.password)?;
+            let firm_name = state
+                .store
+                .firm(u.firm_id)
+                .await?
+                .map(|f| f.name)
+                .unwrap_or_default();
+            crate::policy::password::check(
+                u.password.expose(),
+                &crate::policy::password::PasswordContext {
+                    min_length: crate::policy::password::DEFAULT_MIN_LENGTH,
+                    email: u.email,
+                    name,
+                    firm_names: &[firm_name],
+                },
+            )
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
             let hash = state
                 .passwords
                 .hash(u.password)
@@ -100,6 +91,10 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
                     password_hash: Some(hash),
                     created_at: now,
                     updated_at: now,
+                    password_temporary: 0,
+                    password_expires_at: None,
+                    password_changed_at: Some(now),
+                    time_zone: None,
                 })
                 .await?
         }

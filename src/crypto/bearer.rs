@@ -51,6 +51,7 @@ pub enum TokenKind {
     Session,
     ClientSecret,
     BrowserBinding,
+    PasswordReset,
 }
 
 impl TokenKind {
@@ -61,6 +62,7 @@ impl TokenKind {
             TokenKind::Session => "session",
             TokenKind::ClientSecret => "client-secret",
             TokenKind::BrowserBinding => "browser",
+            TokenKind::PasswordReset => "password-reset",
         }
     }
 }

@@ -93,7 +93,7 @@ impl PasswordHasherPool {
             .await
             .map_err(|_| PasswordHashError::Worker)?;
         let cost = self.cost;
-        let text = password.expose().to_owned();
+        let text = normal_form(password.expose());
         tokio::task::spawn_blocking(move || hash_blocking(cost, &text))
             .await
             .map_err(|_| PasswordHashError::Worker)?
@@ -112,7 +112,7 @@ impl PasswordHasherPool {
             .await
             .map_err(|_| PasswordHashError::Worker)?;
         let cost = self.cost;
-        let text = password.expose().to_owned();
+        let text = normal_form(password.expose());
         let real = stored.is_some();
         let hash = stored
             .map(str::to_owned)
@@ -132,6 +132,13 @@ impl PasswordHasherPool {
         .await
         .map_err(|_| PasswordHashError::Worker)?
     }
+}
+
+/// Passwords are hashed and compared in Unicode NFKC (NIST SP 800-63B §5.1.1.2), so the same
+/// passphrase typed on another keyboard still matches. Nothing is truncated.
+fn normal_form(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfkc().collect()
 }
 
 fn argon2(cost: HashCost) -> Result<Argon2<'static>, PasswordHashError> {
@@ -221,6 +228,21 @@ mod tests {
             .unwrap(),
             Verified::No
         );
+    }
+
+    #[tokio::test]
+    async fn unicode_is_compared_in_nfkc() {
+        let pool = PasswordHasherPool::new(CHEAP, 1).unwrap();
+        let h = pool
+            .hash(&Password::new("ｃａｆｅ ﬁle phrase"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            pool.verify(&Password::new("cafe file phrase"), Some(&h))
+                .await
+                .unwrap(),
+            Verified::Yes { .. }
+        ));
     }
 
     #[tokio::test]

@@ -93,6 +93,10 @@ mod tests {
             password_hash: None,
             created_at: 0,
             updated_at: 5,
+            password_temporary: 0,
+            password_expires_at: None,
+            password_changed_at: None,
+            time_zone: None,
         }
     }
 

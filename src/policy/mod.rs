@@ -2,6 +2,8 @@
 //! Today it holds the inactivity sign-out; later policies (enforced MFA, SSO, IP allowlist)
 //! join here and are consulted by `signin::flow::next_step`.
 
+pub mod password;
+
 use crate::clock::UnixTime;
 
 /// The default inactivity sign-out: 8 hours.

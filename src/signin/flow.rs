@@ -8,6 +8,8 @@ use crate::policy::FirmPolicy;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
+    /// A temporary (invitation) password must be replaced, with the profile set up.
+    ChangePassword,
     SelectFirm,
     Consent,
     Issue,
@@ -95,6 +97,8 @@ pub struct FlowInput {
     /// Meaningful only with a session.
     pub firm: FirmFacts,
     pub consent: ConsentFacts,
+    /// The person signed in with a temporary password that must be replaced first.
+    pub password_change_required: bool,
 }
 
 pub fn next_step(input: &FlowInput) -> Step {
@@ -116,6 +120,13 @@ pub fn next_step(input: &FlowInput) -> Step {
         if input.prompt.login || too_old || session.hint_mismatch {
             return login_or(Denial::LoginRequired);
         }
+    }
+    if input.password_change_required {
+        return if input.prompt.none {
+            Step::Deny(Denial::InteractionRequired)
+        } else {
+            Step::ChangePassword
+        };
     }
     let policy = match &input.firm {
         FirmFacts::NotMember => {

@@ -40,6 +40,7 @@ pub async fn assess(
     let now = state.clock.now();
     let record = interaction.map(|i| &i.record);
     let mut memberships = Vec::new();
+    let mut password_change_required = false;
     let mut firm = None;
     let mut firm_facts = FirmFacts::NotMember;
     let mut consent = ConsentFacts {
@@ -62,6 +63,11 @@ pub async fn assess(
             .is_some_and(|sub| sub != s.person_id),
     });
     if let Some(s) = session {
+        password_change_required = state
+            .store
+            .person(&s.person_id)
+            .await?
+            .is_some_and(|p| p.password_temporary != 0);
         memberships = state.store.memberships_of(&s.person_id).await?;
         let chosen = match (&client.firm_id, record.and_then(|r| r.firm_id.as_deref())) {
             (Some(client_firm), _) => memberships.iter().find(|m| &m.firm_id == client_firm),
@@ -95,6 +101,7 @@ pub async fn assess(
         session: session_facts,
         firm: firm_facts,
         consent,
+        password_change_required,
     });
     Ok(Assessment {
         step,
@@ -117,6 +124,7 @@ pub async fn act(
     let now = state.clock.now();
     let page = match assessment.step {
         Step::Login => "login",
+        Step::ChangePassword => "password",
         Step::SelectFirm => "firm",
         Step::Consent => "consent",
         Step::Issue => {

@@ -170,6 +170,24 @@ pub async fn submit(
         }
     };
     throttle::succeeded(&state.store, &keys).await?;
+    if person.password_temporary != 0
+        && person
+            .password_expires_at
+            .is_some_and(|t| state.clock.now() >= t)
+    {
+        audit::record(
+            &state.store,
+            AuditEvent::SignInFailed {
+                person_id: Some(&person.id),
+                client_id: &client.id,
+                reason: "temporary password expired",
+            },
+            &actor,
+            state.clock.now(),
+        )
+        .await?;
+        return Ok(retry("This temporary password has expired. Ask your firm's administrator to invite you again."));
+    }
     if let Some(hash) = rehash {
         state
             .store

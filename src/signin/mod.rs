@@ -4,12 +4,15 @@
 
 pub mod consent;
 pub mod flow;
+pub mod forgot;
 pub mod interaction;
 pub mod journey;
 pub mod login;
 pub mod select_firm;
 pub mod session;
+pub mod set_password;
 pub mod throttle;
+pub mod welcome;
 
 use axum::routing::get;
 use axum::Router;
@@ -24,4 +27,14 @@ pub fn routes() -> Router<AppState> {
             get(select_firm::show).post(select_firm::submit),
         )
         .route("/signin/consent", get(consent::show).post(consent::submit))
+        .route(
+            "/signin/password",
+            get(set_password::show).post(set_password::submit),
+        )
+        .route("/signin/forgot", get(forgot::show).post(forgot::submit))
+        .route(
+            "/signin/reset",
+            get(forgot::show_reset).post(forgot::submit_reset),
+        )
+        .route("/welcome", get(welcome::show))
 }

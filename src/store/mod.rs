@@ -2,6 +2,7 @@
 //! or PostgreSQL (scale-out) through one sqlx `Any` pool with SQL written once; nothing above
 //! this module asks which database it is on.
 
+pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod codes;
@@ -10,6 +11,7 @@ pub mod firms;
 pub mod grants;
 pub mod interactions;
 pub mod keys;
+pub mod outbox;
 pub mod people;
 pub mod sessions;
 pub mod throttles;

@@ -14,6 +14,11 @@ pub struct Person {
     pub password_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An invitation's temporary password: it must be replaced at the first sign-in.
+    pub password_temporary: i64,
+    pub password_expires_at: Option<i64>,
+    pub password_changed_at: Option<i64>,
+    pub time_zone: Option<String>,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -30,14 +35,16 @@ pub fn email_key(email: &str) -> String {
 }
 
 const PERSON_COLUMNS: &str =
-    "id, email, name, email_verified, password_hash, created_at, updated_at";
+    "id, email, name, email_verified, password_hash, created_at, updated_at, \
+     password_temporary, password_expires_at, password_changed_at, time_zone";
 
 impl Store {
     /// Inserts a person, or returns the existing one with that e-mail (and `false`).
     pub async fn insert_person_if_new(&self, person: &Person) -> StoreResult<(Person, bool)> {
         let inserted = sqlx::query(
-            "INSERT INTO people (id, email, email_key, name, email_verified, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email_key) DO NOTHING",
+            "INSERT INTO people (id, email, email_key, name, email_verified, password_hash, created_at, updated_at, \
+             password_temporary, password_expires_at, password_changed_at, time_zone) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (email_key) DO NOTHING",
         )
         .bind(&person.id)
         .bind(&person.email)
@@ -47,6 +54,10 @@ impl Store {
         .bind(&person.password_hash)
         .bind(person.created_at)
         .bind(person.updated_at)
+        .bind(person.password_temporary)
+        .bind(person.password_expires_at)
+        .bind(person.password_changed_at)
+        .bind(&person.time_zone)
         .execute(self.pool())
         .await?
         .rows_affected()
@@ -74,6 +85,7 @@ impl Store {
             .await?)
     }
 
+    /// Replaces the stored hash with a stronger one of the same password (rehash at sign-in).
     pub async fn set_password_hash(
         &self,
         person_id: &str,

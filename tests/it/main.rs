@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod accounts;
 mod authorize;
 mod cli;
 mod codes;

@@ -508,3 +508,120 @@ pub async fn signed_in_tokens(
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
+
+/// A real SMTP server (mailin-embedded) on a free port, keeping what it receives.
+pub struct SmtpSink {
+    pub url: String,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+#[derive(Clone)]
+struct Collect {
+    messages: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Collect {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current.clear();
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.messages
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+}
+
+/// One received message, parsed.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut server = mailin_embedded::Server::new(Collect {
+            messages: messages.clone(),
+            current: Vec::new(),
+        });
+        server
+            .with_name("sink.test")
+            .with_ssl(mailin_embedded::SslConfig::None)
+            .unwrap()
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpSink {
+            url: format!("smtp://127.0.0.1:{port}"),
+            messages,
+        }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|raw| {
+                let m = mail_parser::MessageParser::default()
+                    .parse(raw.as_slice())
+                    .expect("a parsable message");
+                Received {
+                    to: m
+                        .to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    subject: m.subject().unwrap_or_default().to_owned(),
+                    text: m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    html: m.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits (real time, bounded) until `count` messages to `to` have arrived.
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Received> {
+        for _ in 0..100 {
+            let got: Vec<Received> = self
+                .all()
+                .into_iter()
+                .filter(|m| m.to.eq_ignore_ascii_case(to))
+                .collect();
+            if got.len() >= count {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no message for {to} arrived: {:?}", self.all());
+    }
+}
+
+/// The first URL in a text that starts with `prefix`.
+pub fn link_in(text: &str, prefix: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.starts_with(prefix))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no {prefix} link in {text}"))
+}

@@ -30,6 +30,7 @@ fn base() -> FlowInput {
         session: None,
         firm: FirmFacts::Resolved(FirmPolicy::default()),
         consent: ConsentFacts::default(),
+        password_change_required: false,
     }
 }
 
@@ -130,6 +131,12 @@ fn next_step_table() {
             FlowInput { session: fresh(), consent: ConsentFacts { decision_here: Some(true), offline_requested: true, ..Default::default() }, ..base() }, Step::Issue),
         ("consent denied here -> access_denied",
             FlowInput { session: fresh(), consent: ConsentFacts { decision_here: Some(false), ..remembered() }, ..base() }, Step::Deny(Denial::AccessDenied("the user declined"))),
+        ("temporary password -> change it before anything else",
+            FlowInput { session: fresh(), password_change_required: true, consent: ConsentFacts { first_party: true, ..Default::default() }, ..base() }, Step::ChangePassword),
+        ("temporary password on a live session too (the forced change cannot be skipped)",
+            FlowInput { session: live(10), password_change_required: true, firm: FirmFacts::Choose, consent: remembered(), ..base() }, Step::ChangePassword),
+        ("temporary password with prompt=none -> interaction_required",
+            FlowInput { prompt: NONE, session: live(10), password_change_required: true, consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
         ("no session outranks a consent answer",
             FlowInput { consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::Login),
     ];

@@ -1,0 +1,140 @@
+//! The forced first-sign-in step: a person who signed in with an invitation's temporary password
+//! sets their own password, name and time zone before anything else (`Step::ChangePassword`).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::interaction;
+use super::journey::{act, assess, continue_journey};
+use super::login::InteractionQuery;
+use super::session;
+use crate::account;
+use crate::app::AppState;
+use crate::error::PageError;
+use crate::policy::password::{strength, PasswordContext};
+use crate::signin::flow::Step;
+use crate::web::browser::Browser;
+use crate::web::client_ip::RequestActor;
+use crate::web::params::Params;
+use crate::web::render;
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage<'a> {
+    csrf: &'a str,
+    interaction: &'a str,
+    name: &'a str,
+    time_zone: &'a str,
+    error: Option<&'a str>,
+    strength: Option<&'static str>,
+}
+
+pub const STRENGTH_WORDS: [&str; 5] = ["very weak", "weak", "fair", "good", "strong"];
+
+pub fn strength_word(password: &str, email: &str, name: &str) -> &'static str {
+    let s = strength(
+        password,
+        &PasswordContext {
+            email,
+            name,
+            ..Default::default()
+        },
+    );
+    STRENGTH_WORDS
+        .get(usize::from(s))
+        .copied()
+        .unwrap_or("strong")
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    browser: Browser,
+    headers: HeaderMap,
+    Query(q): Query<InteractionQuery>,
+) -> Result<Response, PageError> {
+    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
+    let session = session::current(&state, &headers).await?;
+    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
+    let (Step::ChangePassword, Some(s)) = (&assessment.step, session.as_ref()) else {
+        let request = i.request.clone();
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
+    };
+    let person = state
+        .store
+        .person(&s.person_id)
+        .await?
+        .ok_or_else(PageError::expired)?;
+    let page = render::page(&SetPasswordPage {
+        csrf: &browser.csrf_token(),
+        interaction: i.id(),
+        name: &person.name,
+        time_zone: person.time_zone.as_deref().unwrap_or("UTC"),
+        error: None,
+        strength: None,
+    });
+    Ok(render::with_cookies(page, [browser.set_cookie.clone()]))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    browser: Browser,
+    RequestActor(actor): RequestActor,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, PageError> {
+    let form = Params::parse(&body)
+        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+    if !browser.csrf_ok(form.get("csrf")) {
+        return Err(PageError::csrf());
+    }
+    let i = interaction::load(&state, &browser, form.get("interaction")).await?;
+    let session = session::current(&state, &headers).await?;
+    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
+    let (Step::ChangePassword, Some(s)) = (&assessment.step, session.as_ref()) else {
+        let request = i.request.clone();
+        return act(
+            &state,
+            &browser,
+            &request,
+            Some(i),
+            session.as_ref(),
+            assessment,
+        )
+        .await;
+    };
+    let person = state
+        .store
+        .person(&s.person_id)
+        .await?
+        .ok_or_else(PageError::expired)?;
+    let name = form.get("name").unwrap_or("");
+    let time_zone = form.get("time_zone").unwrap_or("");
+    let new = form.get("new_password").unwrap_or("");
+    let confirm = form.get("confirm_password").unwrap_or("");
+    match account::password::replace_temporary(
+        &state, &person, name, time_zone, new, confirm, &actor,
+    )
+    .await
+    {
+        Ok(()) => Ok(continue_journey(&state, &browser, i, session.as_ref()).await),
+        Err(e) if e.is_input_problem() => Ok(render::page(&SetPasswordPage {
+            csrf: &browser.csrf_token(),
+            interaction: i.id(),
+            name,
+            time_zone,
+            error: Some(&e.to_string()),
+            strength: (!new.is_empty()).then(|| strength_word(new, &person.email, name)),
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
