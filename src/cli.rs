@@ -100,6 +100,9 @@ enum FirmCommand {
         /// Sign out after this long without activity (e.g. 30m, 8h).
         #[arg(long)]
         idle_timeout: Option<String>,
+        /// Minimum password length for the firm's people (8 to 128; default 12).
+        #[arg(long)]
+        password_min_length: Option<i64>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -311,14 +314,25 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 FirmCommand::Policy {
                     firm,
                     idle_timeout,
+                    password_min_length,
                     out,
                 } => {
-                    let idle = secs(&idle_timeout, "--idle-timeout")?;
-                    let changed = crate::admin::firms::set_policy(&state, &firm, idle).await?;
+                    let change = crate::admin::firms::PolicyChange {
+                        idle_timeout_secs: secs(&idle_timeout, "--idle-timeout")?,
+                        password_min_length,
+                    };
+                    let changed = crate::admin::firms::set_policy(&state, &firm, &change).await?;
                     print(
                         out.json,
-                        &json!({ "id": firm, "idle_timeout_secs": changed.idle_timeout_secs }),
-                        &format!("firm {firm}: idle timeout {}s", changed.idle_timeout_secs),
+                        &json!({
+                            "id": firm,
+                            "idle_timeout_secs": changed.idle_timeout_secs,
+                            "password_min_length": changed.password_min_length,
+                        }),
+                        &format!(
+                            "firm {firm}: idle timeout {}s, password minimum {} characters",
+                            changed.idle_timeout_secs, changed.password_min_length
+                        ),
                     );
                 }
             }

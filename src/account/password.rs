@@ -9,7 +9,8 @@ use crate::mail::{self, messages};
 use crate::policy::password::{self as rules, PasswordContext, DEFAULT_MIN_LENGTH};
 use crate::store::people::Person;
 
-/// Checks `new` against the rules for `person` (their e-mail, name and firms' names).
+/// Checks `new` against the rules for `person`: their e-mail, name and firms' names, and the
+/// strictest minimum length among their firms.
 pub async fn check_rules(
     state: &AppState,
     email: &str,
@@ -27,10 +28,20 @@ pub async fn check_rules(
             .collect(),
         None => Vec::new(),
     };
+    // One password serves every firm: the strictest minimum among them applies.
+    let min_length = match person_id {
+        Some(id) => state
+            .store
+            .password_min_length_for(id)
+            .await?
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_MIN_LENGTH),
+        None => DEFAULT_MIN_LENGTH,
+    };
     rules::check(
         new,
         &PasswordContext {
-            min_length: DEFAULT_MIN_LENGTH,
+            min_length,
             email,
             name,
             firm_names: &firm_names,

@@ -32,6 +32,8 @@ pub async fn create_firm(
         region: region.map(str::to_owned),
         idle_timeout_secs: crate::policy::DEFAULT_IDLE_TIMEOUT_SECS,
         created_at: now,
+        password_min_length: i64::try_from(crate::policy::password::DEFAULT_MIN_LENGTH)
+            .unwrap_or(12),
     };
     state.store.insert_firm(&firm).await?;
     audit::record(
@@ -44,12 +46,35 @@ pub async fn create_firm(
     Ok(firm)
 }
 
-/// Changes a firm's policy; returns the firm as stored afterwards.
+/// Policy changes; `None` leaves a setting as it is.
+#[derive(Debug, Default, Clone)]
+pub struct PolicyChange {
+    pub idle_timeout_secs: Option<i64>,
+    pub password_min_length: Option<i64>,
+}
+
+/// Changes a firm's policy; returns the firm as stored afterwards. Every change is audited with
+/// the old and the new value. Invalid values change nothing.
 pub async fn set_policy(
     state: &AppState,
     firm_id: &str,
-    idle_timeout_secs: Option<i64>,
+    change: &PolicyChange,
 ) -> Result<Firm, AdminError> {
+    let idle_timeout_secs = change.idle_timeout_secs;
+    let lowest = i64::try_from(crate::policy::password::LOWEST_MIN_LENGTH).unwrap_or(8);
+    let highest = i64::try_from(crate::policy::password::MAX_LENGTH).unwrap_or(128);
+    if let Some(n) = change.password_min_length {
+        if !(lowest..=highest).contains(&n) {
+            return Err(AdminError::Invalid(format!(
+                "the password minimum length must be between {lowest} (NIST SP 800-63B) and {highest}"
+            )));
+        }
+    }
+    if idle_timeout_secs.is_some_and(|secs| !(60..=30 * 86400).contains(&secs)) {
+        return Err(AdminError::Invalid(
+            "the idle timeout must be between 1 minute and 30 days".into(),
+        ));
+    }
     let firm = state
         .store
         .firm(firm_id)
@@ -57,11 +82,6 @@ pub async fn set_policy(
         .ok_or_else(|| AdminError::NoSuchFirm(firm_id.to_owned()))?;
     let now = state.clock.now();
     if let Some(secs) = idle_timeout_secs {
-        if !(60..=30 * 86400).contains(&secs) {
-            return Err(AdminError::Invalid(
-                "the idle timeout must be between 1 minute and 30 days".into(),
-            ));
-        }
         state
             .store
             .set_firm_idle_timeout(firm_id, secs, now)
@@ -73,6 +93,21 @@ pub async fn set_policy(
                 setting: "idle_timeout_secs",
                 old: &firm.idle_timeout_secs.to_string(),
                 new: &secs.to_string(),
+            },
+            &Actor::default(),
+            now,
+        )
+        .await?;
+    }
+    if let Some(n) = change.password_min_length {
+        state.store.set_firm_password_min_length(firm_id, n).await?;
+        audit::record(
+            &state.store,
+            AuditEvent::PolicyChanged {
+                firm_id,
+                setting: "password_min_length",
+                old: &firm.password_min_length.to_string(),
+                new: &n.to_string(),
             },
             &Actor::default(),
             now,

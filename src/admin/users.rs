@@ -60,16 +60,16 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
     let (person, new) = match existing {
         Some(p) => (p, false),
         None => {
-            let firm_name = state
-                .store
-                .firm(u.firm_id)
-                .await?
-                .map(|f| f.name)
-                .unwrap_or_default();
+            let firm = state.store.firm(u.firm_id).await?;
+            let min_length = firm
+                .as_ref()
+                .and_then(|f| usize::try_from(f.password_min_length).ok())
+                .unwrap_or(crate::policy::password::DEFAULT_MIN_LENGTH);
+            let firm_name = firm.map(|f| f.name).unwrap_or_default();
             crate::policy::password::check(
                 u.password.expose(),
                 &crate::policy::password::PasswordContext {
-                    min_length: crate::policy::password::DEFAULT_MIN_LENGTH,
+                    min_length,
                     email: u.email,
                     name,
                     firm_names: &[firm_name],

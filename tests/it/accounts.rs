@@ -463,7 +463,16 @@ async fn without_smtp_messages_are_written_as_eml_files() {
         .parse(raw.as_slice())
         .unwrap();
     assert!(m.body_text(0).unwrap().contains("/signin/reset?token="));
-    assert_eq!(server.state.store.unsent_mail_count().await.unwrap(), 0);
+    // The file is written first, then the outbox row is marked sent.
+    let mut unsent = 1;
+    for _ in 0..50 {
+        unsent = server.state.store.unsent_mail_count().await.unwrap();
+        if unsent == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(unsent, 0);
 }
 
 #[tokio::test]
@@ -485,4 +494,66 @@ async fn forgot_form_refuses_bad_input_without_sending() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(sink.all().is_empty());
+}
+
+#[tokio::test]
+async fn a_firm_may_raise_the_minimum_length_and_the_strictest_firm_applies() {
+    // SECURITY case 69 (a firm may raise the minimum, never below 8).
+    let (server, sink) = server_with_mail().await;
+    let fx = server.fixture().await;
+    let strict = server.firm("Strict LLP").await;
+    server.person(&strict, &fx.email).await;
+    use firmgate::admin::firms::{set_policy, PolicyChange};
+    let refused = set_policy(
+        &server.state,
+        &strict,
+        &PolicyChange {
+            password_min_length: Some(7),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(refused.is_err(), "below 8 is refused");
+    set_policy(
+        &server.state,
+        &strict,
+        &PolicyChange {
+            password_min_length: Some(20),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new(&server);
+    forgot(&browser, &fx.email).await;
+    let link = link_in(
+        &sink.wait_for(&fx.email, 1).await[0].text,
+        &format!("{}/signin/reset?token=", server.base),
+    );
+    let (_, page) = choose(
+        &browser,
+        &link,
+        "tidal quilt harbour",
+        "tidal quilt harbour",
+    )
+    .await;
+    assert!(
+        text_of(&page, ".error").contains("at least 20 characters"),
+        "{page}"
+    );
+    let (status, page) = choose(
+        &browser,
+        &link,
+        "tidal quilt harbour lamp",
+        "tidal quilt harbour lamp",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text_of(&page, "h1").contains("changed"));
+    assert!(server
+        .audit_kinds()
+        .await
+        .iter()
+        .any(|(k, _, d)| k == "policy_changed"
+            && d.as_deref().unwrap_or("").contains("password_min_length")));
 }

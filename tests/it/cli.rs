@@ -132,10 +132,24 @@ fn admin_commands_print_one_json_object() {
         &firm_id,
         "--idle-timeout",
         "30m",
+        "--password-min-length",
+        "16",
         "--json",
     ]);
     assert!(ok, "{err}");
     assert_eq!(policy["idle_timeout_secs"], 1800);
+    assert_eq!(policy["password_min_length"], 16);
+    let (ok, _, err) = cli.run(&[
+        "firm",
+        "policy",
+        "--firm",
+        &firm_id,
+        "--password-min-length",
+        "6",
+    ]);
+    assert!(!ok && err.contains("between 8"), "{err}");
+    let (ok, _, _) = cli.run(&["firm", "policy", "--firm", &firm_id, "--idle-timeout", "0s"]);
+    assert!(!ok, "a zero idle timeout is refused");
 }
 
 #[test]

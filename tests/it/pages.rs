@@ -445,9 +445,16 @@ async fn idle_timeout_of_eight_hours_slides_and_firms_may_shorten_it() {
     browser
         .follow(browser.submit_login(&html, &fx.email, PASSWORD).await)
         .await;
-    firmgate::admin::firms::set_policy(&server.state, &fx.firm_id, Some(1800))
-        .await
-        .unwrap();
+    firmgate::admin::firms::set_policy(
+        &server.state,
+        &fx.firm_id,
+        &firmgate::admin::firms::PolicyChange {
+            idle_timeout_secs: Some(1800),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     server.clock.advance(1801);
     let res = browser
         .authorize(&AuthRequest::new(&fx.client_id).with("prompt", "none"))
