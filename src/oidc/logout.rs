@@ -181,11 +181,7 @@ pub async fn confirm(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
+    let form = browser.csrf_form(&body)?;
     end_current_session(&state, &headers, &actor).await?;
     let plru = form.get("post_logout_redirect_uri");
     if registered(&state, form.get("client_id"), plru).await? {

@@ -6,17 +6,14 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::interaction;
-use super::journey::{act, assess, continue_journey};
+use super::journey::{continue_journey, visit, AtStep, Visit};
 use super::login::InteractionQuery;
-use super::session;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::error::PageError;
 use crate::signin::flow::Step;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
-use crate::web::params::Params;
 use crate::web::render;
 
 #[derive(Template)]
@@ -47,20 +44,24 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<InteractionQuery>,
 ) -> Result<Response, PageError> {
-    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    let (Step::Consent, Some(s)) = (&assessment.step, session.as_ref()) else {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
+    let AtStep {
+        interaction: i,
+        session,
+        assessment,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        q.interaction.as_deref(),
+        Step::Consent,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    let Some(s) = session.as_ref() else {
+        return Err(PageError::expired());
     };
     let person = state
         .store
@@ -90,12 +91,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
-    let mut i = interaction::load(&state, &browser, form.get("interaction")).await?;
+    let form = browser.csrf_form(&body)?;
     let decision = match form.get("decision") {
         Some("allow") => "allow",
         Some("deny") => "deny",
@@ -106,19 +102,24 @@ pub async fn submit(
             ))
         }
     };
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    let (Step::Consent, Some(s)) = (&assessment.step, session.as_ref()) else {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
+    let AtStep {
+        interaction: mut i,
+        session,
+        assessment: _,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        form.get("interaction"),
+        Step::Consent,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    let Some(s) = session.as_ref() else {
+        return Err(PageError::expired());
     };
     let now = state.clock.now();
     if decision == "allow" {

@@ -13,7 +13,6 @@ use crate::app::AppState;
 use crate::error::PageError;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
-use crate::web::params::Params;
 use crate::web::render;
 
 #[derive(Template)]
@@ -70,11 +69,7 @@ pub async fn submit(
     RequestActor(actor): RequestActor,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
+    let form = browser.csrf_form(&body)?;
     let interaction = interaction_id(form.get("interaction"));
     let email = form.get("email").unwrap_or("").trim();
     if check_email(email).is_err() || form.is_oversized("email") {
@@ -118,11 +113,7 @@ pub async fn submit_reset(
     RequestActor(actor): RequestActor,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
+    let form = browser.csrf_form(&body)?;
     let token = form.get("token").unwrap_or("");
     let new = form.get("new_password").unwrap_or("");
     let confirm = form.get("confirm_password").unwrap_or("");

@@ -176,6 +176,52 @@ pub async fn act(
     )))
 }
 
+/// A step page's view of the journey, when the journey really is at that step.
+pub struct AtStep {
+    pub interaction: Interaction,
+    /// Always present for every step after `Login`.
+    pub session: Option<SessionRecord>,
+    pub assessment: Assessment,
+}
+
+pub enum Visit {
+    Here(Box<AtStep>),
+    /// The journey is elsewhere: this response sends the browser there (no skipping ahead).
+    Elsewhere(Response),
+}
+
+/// Loads the interaction (bound to this browser) and the session, asks `next_step`, and lets
+/// the page for `page` proceed only if that is where the journey is.
+pub async fn visit(
+    state: &AppState,
+    browser: &Browser,
+    headers: &axum::http::HeaderMap,
+    interaction_id: Option<&str>,
+    page: Step,
+) -> Result<Visit, PageError> {
+    let i = interaction::load(state, browser, interaction_id).await?;
+    let session = super::session::current(state, headers).await?;
+    let assessment = assess(state, &i.request, Some(&i), session.as_ref()).await?;
+    if assessment.step == page && (page == Step::Login || session.is_some()) {
+        return Ok(Visit::Here(Box::new(AtStep {
+            interaction: i,
+            session,
+            assessment,
+        })));
+    }
+    let request = i.request.clone();
+    let res = act(
+        state,
+        browser,
+        &request,
+        Some(i),
+        session.as_ref(),
+        assessment,
+    )
+    .await?;
+    Ok(Visit::Elsewhere(res))
+}
+
 /// Assess and act in one go, for handlers that have just recorded their result.
 pub async fn continue_journey(
     state: &AppState,

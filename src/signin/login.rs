@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::interaction::{self, Interaction};
-use super::journey::{act, assess, continue_journey};
+use super::journey::{continue_journey, visit, AtStep, Visit};
 use super::session;
 use super::throttle;
 use crate::app::AppState;
@@ -19,7 +19,6 @@ use crate::oidc::claims::AMR_PASSWORD;
 use crate::signin::flow::Step;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
-use crate::web::params::Params;
 use crate::web::render;
 
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -63,21 +62,22 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<InteractionQuery>,
 ) -> Result<Response, PageError> {
-    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    if assessment.step != Step::Login {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
-    }
+    let AtStep {
+        interaction: i,
+        session: _,
+        assessment,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        q.interaction.as_deref(),
+        Step::Login,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
     let hint = i.request.login_hint.clone().unwrap_or_default();
     Ok(login_page(
         &browser,
@@ -95,11 +95,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
+    let form = browser.csrf_form(&body)?;
     let i = interaction::load(&state, &browser, form.get("interaction")).await?;
     let client = state
         .store

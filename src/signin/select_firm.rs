@@ -6,15 +6,12 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::interaction;
-use super::journey::{act, assess, continue_journey};
+use super::journey::{continue_journey, visit, AtStep, Visit};
 use super::login::InteractionQuery;
-use super::session;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::signin::flow::Step;
 use crate::web::browser::Browser;
-use crate::web::params::Params;
 use crate::web::render;
 
 #[derive(Template)]
@@ -31,21 +28,22 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<InteractionQuery>,
 ) -> Result<Response, PageError> {
-    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    if assessment.step != Step::SelectFirm {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
-    }
+    let AtStep {
+        interaction: i,
+        session: _,
+        assessment,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        q.interaction.as_deref(),
+        Step::SelectFirm,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
     let page = render::page(&SelectFirmPage {
         firms: assessment
             .memberships
@@ -64,26 +62,23 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
-    let mut i = interaction::load(&state, &browser, form.get("interaction")).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    if assessment.step != Step::SelectFirm {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
-    }
+    let form = browser.csrf_form(&body)?;
+    let AtStep {
+        interaction: mut i,
+        session,
+        assessment,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        form.get("interaction"),
+        Step::SelectFirm,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
     let picked = form.get("firm").unwrap_or("");
     if !assessment.memberships.iter().any(|m| m.firm_id == picked) {
         return Err(PageError::bad_request(

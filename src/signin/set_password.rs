@@ -6,10 +6,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::interaction;
-use super::journey::{act, assess, continue_journey};
+use super::journey::{continue_journey, visit, AtStep, Visit};
 use super::login::InteractionQuery;
-use super::session;
 use crate::account;
 use crate::app::AppState;
 use crate::error::PageError;
@@ -17,7 +15,6 @@ use crate::policy::password::{strength, PasswordContext};
 use crate::signin::flow::Step;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
-use crate::web::params::Params;
 use crate::web::render;
 
 #[derive(Template)]
@@ -54,20 +51,24 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<InteractionQuery>,
 ) -> Result<Response, PageError> {
-    let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    let (Step::ChangePassword, Some(s)) = (&assessment.step, session.as_ref()) else {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
+    let AtStep {
+        interaction: i,
+        session,
+        assessment: _,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        q.interaction.as_deref(),
+        Step::ChangePassword,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    let Some(s) = session.as_ref() else {
+        return Err(PageError::expired());
     };
     let person = state
         .store
@@ -92,25 +93,25 @@ pub async fn submit(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, PageError> {
-    let form = Params::parse(&body)
-        .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
-    if !browser.csrf_ok(form.get("csrf")) {
-        return Err(PageError::csrf());
-    }
-    let i = interaction::load(&state, &browser, form.get("interaction")).await?;
-    let session = session::current(&state, &headers).await?;
-    let assessment = assess(&state, &i.request, Some(&i), session.as_ref()).await?;
-    let (Step::ChangePassword, Some(s)) = (&assessment.step, session.as_ref()) else {
-        let request = i.request.clone();
-        return act(
-            &state,
-            &browser,
-            &request,
-            Some(i),
-            session.as_ref(),
-            assessment,
-        )
-        .await;
+    let form = browser.csrf_form(&body)?;
+    let AtStep {
+        interaction: i,
+        session,
+        assessment: _,
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        form.get("interaction"),
+        Step::ChangePassword,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    let Some(s) = session.as_ref() else {
+        return Err(PageError::expired());
     };
     let person = state
         .store

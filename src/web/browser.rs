@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::cookies::{self, CookieName};
 use crate::app::AppState;
-use crate::crypto::bearer::{constant_time_eq, hash_secret, BearerToken, TokenKind};
+use crate::crypto::bearer::{constant_time_eq, BearerToken, TokenKind};
+use crate::error::PageError;
+use crate::web::params::Params;
 
 #[derive(Debug, Clone)]
 pub struct Browser {
@@ -38,6 +40,17 @@ impl Browser {
     pub fn csrf_ok(&self, submitted: Option<&str>) -> bool {
         submitted.is_some_and(|s| constant_time_eq(s, &self.csrf_token()))
     }
+
+    /// Parses a submitted form and checks its CSRF token: a 403 page, and no state change,
+    /// when it is missing or belongs to another browser.
+    pub fn csrf_form(&self, body: &str) -> Result<Params, PageError> {
+        let form = Params::parse(body)
+            .map_err(|_| PageError::bad_request("Invalid form", "The form had too many fields."))?;
+        if !self.csrf_ok(form.get("csrf")) {
+            return Err(PageError::csrf());
+        }
+        Ok(form)
+    }
 }
 
 impl FromRequestParts<AppState> for Browser {
@@ -60,9 +73,4 @@ impl FromRequestParts<AppState> for Browser {
             }
         }
     }
-}
-
-/// Hash of a browser secret, for tests that need to recognise a binding.
-pub fn binding_hash_of(secret: &str) -> String {
-    hash_secret(TokenKind::BrowserBinding, secret)
 }
