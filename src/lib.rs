@@ -6,13 +6,14 @@
 //!   - [`oidc`]: the protocol engine — discovery, JWKS, authorize, token (code, refresh with
 //!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout.
 //!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
-//!     login, firm choice and consent; browser sessions; sign-in throttling.
+//!     login, the forced first password change, firm choice and consent; forgotten-password and
+//!     invitation pages; browser sessions; sign-in throttling.
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
 //!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
 //! - Domain
 //!   - [`account`]: passwords, reset links, invitations.
 //!   - [`admin`]: create firms, people, clients (the CLI's library).
-//!   - [`policy`]: firm policy, pure.
+//!   - [`policy`]: firm policy and password rules, pure (no axum, no sqlx).
 //!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.
