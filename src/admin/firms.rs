@@ -82,10 +82,7 @@ pub async fn set_policy(
         .ok_or_else(|| AdminError::NoSuchFirm(firm_id.to_owned()))?;
     let now = state.clock.now();
     if let Some(secs) = idle_timeout_secs {
-        state
-            .store
-            .set_firm_idle_timeout(firm_id, secs, now)
-            .await?;
+        state.store.set_firm_idle_timeout(firm_id, secs).await?;
         audit::record(
             &state.store,
             AuditEvent::PolicyChanged {

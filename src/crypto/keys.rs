@@ -221,7 +221,7 @@ impl KeySet {
             .collect()
     }
 
-    /// The latest moment at which any key changes state, used to know when to rebuild caches.
+    /// How many keys are loaded (published or retired-but-published).
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -3,7 +3,6 @@
 use sqlx::{FromRow, Row};
 
 use super::{Store, StoreResult};
-use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Firm {
@@ -68,12 +67,7 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>("m")?)
     }
 
-    pub async fn set_firm_idle_timeout(
-        &self,
-        firm_id: &str,
-        secs: i64,
-        _now: UnixTime,
-    ) -> StoreResult<bool> {
+    pub async fn set_firm_idle_timeout(&self, firm_id: &str, secs: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE firms SET idle_timeout_secs = $1 WHERE id = $2")
             .bind(secs)
             .bind(firm_id)

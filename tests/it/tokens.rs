@@ -76,6 +76,19 @@ async fn userinfo_get_post_and_failures() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
+    // RFC 6750 §2: the token is sent one way only.
+    let res = http
+        .post(server.url("/userinfo"))
+        .bearer_auth(at)
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
     let res = http.get(server.url("/userinfo")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers()["www-authenticate"]
