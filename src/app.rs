@@ -66,14 +66,16 @@ impl AppState {
             &settings.mail_from,
             settings.outbox_dir.clone(),
         )?;
-        Ok(AppState {
+        let state = AppState {
             settings: Arc::new(settings),
             store,
             clock,
             keys,
             passwords,
             mailer,
-        })
+        };
+        crate::account::console_signin::ensure_client(&state).await?;
+        Ok(state)
     }
 
     pub fn issuer(&self) -> String {
@@ -87,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(crate::oidc::routes())
         .merge(crate::signin::routes())
+        .merge(crate::account::routes())
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)

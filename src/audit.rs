@@ -91,6 +91,25 @@ pub enum AuditEvent<'a> {
         old: &'a str,
         new: &'a str,
     },
+    /// A firm admin had a reset link sent to one of the firm's people (admins never set one).
+    PasswordResetSentByAdmin {
+        person_id: &'a str,
+        firm_id: &'a str,
+    },
+    /// A password change on My Profile refused: the current password was wrong, or throttled.
+    PasswordChangeRefused {
+        person_id: &'a str,
+        reason: &'a str,
+    },
+    ProfileChanged {
+        person_id: &'a str,
+    },
+    /// Sessions ended from My Profile: `which` is `one`, `others` or `all`.
+    SessionsEnded {
+        person_id: &'a str,
+        which: &'a str,
+        count: u64,
+    },
 }
 
 /// A row of the audit table.
@@ -255,6 +274,31 @@ impl AuditEvent<'_> {
                 r.kind = "policy_changed";
                 r.firm_id = own(firm_id);
                 r.detail = Some(json!({ "setting": setting, "old": old, "new": new }).to_string());
+            }
+            AuditEvent::PasswordResetSentByAdmin { person_id, firm_id } => {
+                r.kind = "password_reset_requested";
+                r.outcome = "sent_by_admin";
+                r.person_id = own(person_id);
+                r.firm_id = own(firm_id);
+            }
+            AuditEvent::PasswordChangeRefused { person_id, reason } => {
+                r.kind = "password_changed";
+                r.outcome = "failure";
+                r.person_id = own(person_id);
+                r.detail = Some(json!({ "reason": reason }).to_string());
+            }
+            AuditEvent::ProfileChanged { person_id } => {
+                r.kind = "profile_changed";
+                r.person_id = own(person_id);
+            }
+            AuditEvent::SessionsEnded {
+                person_id,
+                which,
+                count,
+            } => {
+                r.kind = "sign_out";
+                r.person_id = own(person_id);
+                r.detail = Some(json!({ "sessions": which, "count": count }).to_string());
             }
             AuditEvent::KeysRotated { kids } => {
                 r.kind = "keys_rotated";

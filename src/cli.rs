@@ -103,6 +103,15 @@ enum FirmCommand {
         /// Minimum password length for the firm's people (8 to 128; default 12).
         #[arg(long)]
         password_min_length: Option<i64>,
+        /// Days after which a password must be changed at sign-in (1 to 730; 0 = never, the default).
+        #[arg(long)]
+        password_max_age: Option<i64>,
+        /// Refuse the last N passwords when choosing a new one (0 to 24; 0 = off, the default).
+        #[arg(long)]
+        password_reuse_limit: Option<i64>,
+        /// Ask for upper- and lower-case letters, a digit and a symbol (off by default).
+        #[arg(long, value_parser = ["on", "off"])]
+        password_composition: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -136,6 +145,16 @@ enum UserCommand {
         name: String,
         #[arg(long, default_value = "member")]
         role: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// E-mail a member of the firm a single-use link to choose a new password. (No command sets
+    /// another person's password.)
+    SendReset {
+        #[arg(long)]
+        firm: String,
+        #[arg(long)]
+        email: String,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -236,7 +255,10 @@ fn wants_json(c: &Command) -> bool {
             command: FirmCommand::Create { out, .. } | FirmCommand::Policy { out, .. },
         }
         | Command::User {
-            command: UserCommand::Create { out, .. },
+            command:
+                UserCommand::Create { out, .. }
+                | UserCommand::Invite { out, .. }
+                | UserCommand::SendReset { out, .. },
         }
         | Command::Client {
             command: ClientCommand::Create { out, .. },
@@ -258,6 +280,14 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Audit records of CLI commands say so in place of a browser's user agent.
+fn cli_actor() -> Actor {
+    Actor {
+        ip: None,
+        user_agent: Some("firmgate CLI".to_owned()),
+    }
 }
 
 fn print(json_out: bool, value: &serde_json::Value, human: &str) {
@@ -315,23 +345,43 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     firm,
                     idle_timeout,
                     password_min_length,
+                    password_max_age,
+                    password_reuse_limit,
+                    password_composition,
                     out,
                 } => {
                     let change = crate::admin::firms::PolicyChange {
                         idle_timeout_secs: secs(&idle_timeout, "--idle-timeout")?,
                         password_min_length,
+                        password_max_age_days: password_max_age,
+                        password_reuse_limit,
+                        password_composition: password_composition.map(|v| v == "on"),
                     };
-                    let changed = crate::admin::firms::set_policy(&state, &firm, &change).await?;
+                    let changed =
+                        crate::admin::firms::set_policy(&state, &firm, &change, &cli_actor())
+                            .await?;
                     print(
                         out.json,
                         &json!({
                             "id": firm,
                             "idle_timeout_secs": changed.idle_timeout_secs,
                             "password_min_length": changed.password_min_length,
+                            "password_max_age_days": changed.password_max_age_days,
+                            "password_reuse_limit": changed.password_reuse_limit,
+                            "password_composition": changed.password_composition != 0,
                         }),
                         &format!(
-                            "firm {firm}: idle timeout {}s, password minimum {} characters",
-                            changed.idle_timeout_secs, changed.password_min_length
+                            "firm {firm}: idle timeout {}s, password minimum {} characters, \
+                             expiry {} days (0 = never), reuse limit {}, composition {}",
+                            changed.idle_timeout_secs,
+                            changed.password_min_length,
+                            changed.password_max_age_days,
+                            changed.password_reuse_limit,
+                            if changed.password_composition != 0 {
+                                "on"
+                            } else {
+                                "off"
+                            }
                         ),
                     );
                 }
@@ -397,7 +447,7 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 &email,
                 &name,
                 &role,
-                &Actor::default(),
+                &cli_actor(),
             )
             .await?;
             // Deliver now: the CLI process ends right after.
@@ -420,6 +470,28 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 out.json,
                 &json!({ "id": invited.person.id, "new_person": invited.new_person, "expires_at": invited.expires_at }),
                 &human,
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::SendReset { firm, email, out },
+        } => {
+            let state = AppState::start(settings, Clock::system()).await?;
+            let person =
+                crate::account::reset::send_by_admin(&state, &firm, &email, &cli_actor()).await?;
+            // Deliver now: the CLI process ends right after.
+            let sent = state
+                .mailer
+                .send_due(&state.store, state.clock.now())
+                .await
+                .map_err(|e| CliError::Serve(e.to_string()))?;
+            print(
+                out.json,
+                &json!({ "id": person.id, "sent": true }),
+                &format!(
+                    "sent {} a link to choose a new password; {sent} message(s) delivered",
+                    person.email
+                ),
             );
             Ok(())
         }
@@ -519,7 +591,7 @@ pub async fn rotate_keys(state: &AppState) -> Result<Vec<String>, AdminError> {
     audit::record(
         &state.store,
         AuditEvent::KeysRotated { kids: &kids },
-        &Actor::default(),
+        &cli_actor(),
         now,
     )
     .await?;

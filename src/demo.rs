@@ -9,10 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 
 use crate::admin::clients::{create_client, ClientSpec};
 use crate::admin::firms::create_firm;
@@ -20,11 +17,11 @@ use crate::admin::users::{create_user, NewUser};
 use crate::admin::AdminError;
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::crypto::bearer::BearerToken;
 use crate::crypto::jwt;
 use crate::crypto::password::Password;
 use crate::error::PageError;
-use crate::oidc::grants::{authorization_code, refresh_token};
+use crate::oidc::grants::refresh_token;
+use crate::oidc::own_client::{self, Pending};
 use crate::web::params::Params;
 use crate::web::render;
 
@@ -100,13 +97,6 @@ struct DemoResult {
     refreshed: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Pending {
-    state: String,
-    nonce: String,
-    verifier: String,
-}
-
 async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
     demo_client(&state).await?;
     Ok(render::page(&DemoPage {
@@ -131,32 +121,21 @@ async fn demo_client(state: &AppState) -> Result<crate::store::clients::ClientRe
 
 async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
     let client = demo_client(&state).await?;
-    let pending = Pending {
-        state: BearerToken::generate().expose().to_owned(),
-        nonce: BearerToken::generate().expose().to_owned(),
-        verifier: BearerToken::generate().expose().to_owned(),
-    };
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
+    let pending = Pending::new();
     let issuer = state.issuer();
-    let mut url =
-        url::Url::parse(&format!("{issuer}/authorize")).map_err(|_| PageError::internal())?;
-    url.query_pairs_mut()
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", &format!("{issuer}/demo/callback"))
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile email")
-        .append_pair("state", &pending.state)
-        .append_pair("nonce", &pending.nonce)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    let cookie_value =
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pending).map_err(|_| PageError::internal())?);
+    let url = pending.authorize_url(
+        &issuer,
+        &client.id,
+        &format!("{issuer}/demo/callback"),
+        "openid profile email",
+    )?;
+    let cookie_value = pending.to_cookie_value();
     let cookie = cookie::Cookie::build((DEMO_COOKIE, cookie_value))
         .path("/demo")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
         .build();
-    let res = render::see_other(url.as_str());
+    let res = render::see_other(&url);
     Ok(render::with_cookies(
         res,
         [axum::http::HeaderValue::from_str(&cookie.to_string()).ok()],
@@ -190,16 +169,15 @@ async fn callback(
             q.error_description.unwrap_or_default()
         )));
     }
-    let pending: Option<Pending> = headers
+    let cookie = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| cookie::Cookie::split_parse(v.to_owned()))
         .filter_map(Result::ok)
         .find(|c| c.name() == DEMO_COOKIE)
-        .and_then(|c| URL_SAFE_NO_PAD.decode(c.value()).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let Some(pending) = pending.filter(|p| q.state.as_deref() == Some(p.state.as_str())) else {
+        .map(|c| c.value().to_owned());
+    let Some(pending) = Pending::matching(cookie.as_deref(), q.state.as_deref()) else {
         return Ok(fail(
             "The state did not match this browser's sign-in; start again.".into(),
         ));
@@ -207,16 +185,9 @@ async fn callback(
     let Some(code) = q.code else {
         return Ok(fail("No code came back.".into()));
     };
-    let form = Params::parse(
-        &form_urlencoded::Serializer::new(String::new())
-            .append_pair("code", &code)
-            .append_pair("redirect_uri", &format!("{}/demo/callback", state.issuer()))
-            .append_pair("code_verifier", &pending.verifier)
-            .finish(),
-    )
-    .map_err(|_| PageError::internal())?;
     let actor = Actor::default();
-    let tokens = match authorization_code::redeem(&state, &client, &form, &actor).await {
+    let redirect_uri = format!("{}/demo/callback", state.issuer());
+    let tokens = match own_client::redeem(&state, &client, &redirect_uri, &pending, &code).await {
         Ok(t) => t,
         Err(e) => {
             return Ok(fail(format!(

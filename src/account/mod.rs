@@ -1,9 +1,28 @@
-//! A person's account: choosing a password (rules, hashing, notification), forgotten-password
-//! reset by single-use e-mailed link, and invitations with a temporary password.
+//! A person's account: My Profile (name, time zone, password change, sessions, memberships),
+//! choosing a password (rules, reuse, hashing, notification), forgotten-password reset by
+//! single-use e-mailed link, and invitations with a temporary password.
 
+pub mod console_signin;
 pub mod invitation;
+pub mod pages;
 pub mod password;
+pub mod profile;
 pub mod reset;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(pages::show))
+        .route("/account/profile", post(pages::save_profile))
+        .route("/account/password", post(pages::change_password))
+        .route("/account/sessions", post(pages::end_sessions))
+        .route("/account/signin", get(console_signin::start))
+        .route("/account/callback", get(console_signin::callback))
+}
 
 use crate::policy::password::PasswordProblem;
 use crate::store::StoreError;
@@ -16,6 +35,12 @@ pub enum AccountError {
     Mismatch,
     #[error("Choose a new password, not the temporary one.")]
     SameAsTemporary,
+    #[error("{}", reused_message(*.0))]
+    Reused(i64),
+    #[error("The current password is not right.")]
+    WrongCurrent,
+    #[error("{}", crate::signin::throttle::message(*.0))]
+    Throttled(i64),
     #[error(
         "This link is not valid: it may have expired or been used already. Ask for a new one."
     )]
@@ -42,6 +67,14 @@ impl From<crate::crypto::password::PasswordHashError> for AccountError {
     }
 }
 
+fn reused_message(limit: i64) -> String {
+    if limit <= 1 {
+        "Choose a password different from your current one.".to_owned()
+    } else {
+        format!("Choose a password you have not used before: your firm refuses your last {limit}.")
+    }
+}
+
 impl AccountError {
     /// Problems the person can fix by typing something else (shown next to the form).
     pub fn is_input_problem(&self) -> bool {
@@ -50,6 +83,9 @@ impl AccountError {
             AccountError::Password(_)
                 | AccountError::Mismatch
                 | AccountError::SameAsTemporary
+                | AccountError::Reused(_)
+                | AccountError::WrongCurrent
+                | AccountError::Throttled(_)
                 | AccountError::Invalid(_)
         )
     }

@@ -6,11 +6,13 @@ use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::crypto::password::{Password, Verified};
 use crate::mail::{self, messages};
-use crate::policy::password::{self as rules, PasswordContext, DEFAULT_MIN_LENGTH};
+use crate::policy::password::{self as rules, PasswordContext, PasswordPolicy};
+use crate::signin::throttle;
+use crate::store::accounts::OtherSessions;
 use crate::store::people::Person;
 
 /// Checks `new` against the rules for `person`: their e-mail, name and firms' names, and the
-/// strictest minimum length among their firms.
+/// strictest length and composition settings among their firms.
 pub async fn check_rules(
     state: &AppState,
     email: &str,
@@ -18,35 +20,63 @@ pub async fn check_rules(
     person_id: Option<&str>,
     new: &str,
 ) -> Result<(), AccountError> {
-    let firm_names: Vec<String> = match person_id {
-        Some(id) => state
-            .store
-            .memberships_of(id)
-            .await?
-            .into_iter()
-            .map(|m| m.firm_name)
-            .collect(),
-        None => Vec::new(),
-    };
-    // One password serves every firm: the strictest minimum among them applies.
-    let min_length = match person_id {
-        Some(id) => state
-            .store
-            .password_min_length_for(id)
-            .await?
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(DEFAULT_MIN_LENGTH),
-        None => DEFAULT_MIN_LENGTH,
+    let (firm_names, policy): (Vec<String>, PasswordPolicy) = match person_id {
+        Some(id) => (
+            state
+                .store
+                .memberships_of(id)
+                .await?
+                .into_iter()
+                .map(|m| m.firm_name)
+                .collect(),
+            state.store.password_policy_for(id).await?,
+        ),
+        None => (Vec::new(), PasswordPolicy::default()),
     };
     rules::check(
         new,
         &PasswordContext {
-            min_length,
+            min_length: policy.min_length,
             email,
             name,
             firm_names: &firm_names,
+            composition: policy.composition,
         },
     )?;
+    Ok(())
+}
+
+/// Refuses `new` when it is the current password or, under a firm's reuse limit, one of the
+/// person's last N. Each candidate is an argon2 verification, so N is capped (24).
+pub async fn check_reuse(
+    state: &AppState,
+    person: &Person,
+    new: &str,
+    always_refuse_current: bool,
+) -> Result<(), AccountError> {
+    let limit = state
+        .store
+        .password_policy_for(&person.id)
+        .await?
+        .reuse_limit;
+    let mut candidates = state.store.password_history(&person.id, limit).await?;
+    if (always_refuse_current || limit > 0)
+        && person
+            .password_hash
+            .as_ref()
+            .is_some_and(|h| !candidates.contains(h))
+    {
+        candidates.extend(person.password_hash.clone());
+    }
+    let new = Password::new(new);
+    for old in &candidates {
+        if matches!(
+            state.passwords.verify(&new, Some(old)).await?,
+            Verified::Yes { .. }
+        ) {
+            return Err(AccountError::Reused(limit.max(1)));
+        }
+    }
     Ok(())
 }
 
@@ -65,12 +95,7 @@ pub async fn replace_temporary(
     confirm: &str,
     actor: &Actor,
 ) -> Result<(), AccountError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AccountError::Invalid(
-            "Enter your name (up to 200 characters).".into(),
-        ));
-    }
+    let name = super::profile::check_name(name)?;
     check_time_zone(time_zone)?;
     if new != confirm {
         return Err(AccountError::Mismatch);
@@ -88,7 +113,7 @@ pub async fn replace_temporary(
     let now = state.clock.now();
     state
         .store
-        .replace_password(&person.id, &hash, None, now)
+        .replace_password(&person.id, &hash, now, OtherSessions::Keep)
         .await?;
     state
         .store
@@ -107,6 +132,127 @@ pub async fn replace_temporary(
     mail::enqueue(
         &state.store,
         messages::password_changed(&person.email, name, "was set")?,
+        now,
+    )
+    .await?;
+    state.mailer.wake();
+    Ok(())
+}
+
+/// The sign-in step for an expired password (a firm's expiry policy): a new one, not the
+/// current one nor, under a reuse limit, a recent one.
+pub async fn replace_expired(
+    state: &AppState,
+    person: &Person,
+    new: &str,
+    confirm: &str,
+    actor: &Actor,
+) -> Result<(), AccountError> {
+    if new != confirm {
+        return Err(AccountError::Mismatch);
+    }
+    check_rules(state, &person.email, &person.name, Some(&person.id), new).await?;
+    check_reuse(state, person, new, true).await?;
+    let hash = hash(state, new).await?;
+    let now = state.clock.now();
+    state
+        .store
+        .replace_password(&person.id, &hash, now, OtherSessions::Keep)
+        .await?;
+    changed(state, person, "expired", actor, now).await
+}
+
+/// A password change on My Profile: the current password first (throttled like a sign-in, on
+/// the same counter, so My Profile is no way around a lock), then the rules and the reuse limit.
+/// With `end_other_sessions` every other session of the person ends in the same transaction.
+/// Returns how many sessions ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn change(
+    state: &AppState,
+    person: &Person,
+    this_session: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+    end_other_sessions: bool,
+    actor: &Actor,
+) -> Result<u64, AccountError> {
+    let now = state.clock.now();
+    let keys = throttle::login_keys(&person.email, actor.ip.as_deref());
+    if let Some(wait) = throttle::blocked(&state.store, &keys, now).await? {
+        refused(state, person, "throttled", actor, now).await?;
+        return Err(AccountError::Throttled(wait));
+    }
+    let verified = state
+        .passwords
+        .verify(&Password::new(current), person.password_hash.as_deref())
+        .await?;
+    if !matches!(verified, Verified::Yes { .. }) {
+        throttle::failed(&state.store, &keys, now).await?;
+        refused(state, person, "wrong current password", actor, now).await?;
+        return Err(AccountError::WrongCurrent);
+    }
+    throttle::succeeded(&state.store, &keys).await?;
+    if new != confirm {
+        return Err(AccountError::Mismatch);
+    }
+    check_rules(state, &person.email, &person.name, Some(&person.id), new).await?;
+    check_reuse(state, person, new, true).await?;
+    let hash = hash(state, new).await?;
+    let others = if end_other_sessions {
+        OtherSessions::EndAllBut(this_session)
+    } else {
+        OtherSessions::Keep
+    };
+    let ended = state
+        .store
+        .replace_password(&person.id, &hash, now, others)
+        .await?;
+    changed(state, person, "my profile", actor, now).await?;
+    Ok(ended)
+}
+
+async fn refused(
+    state: &AppState,
+    person: &Person,
+    reason: &str,
+    actor: &Actor,
+    now: i64,
+) -> Result<(), AccountError> {
+    audit::record(
+        &state.store,
+        AuditEvent::PasswordChangeRefused {
+            person_id: &person.id,
+            reason,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Audits a password change and tells the person by e-mail.
+async fn changed(
+    state: &AppState,
+    person: &Person,
+    how: &str,
+    actor: &Actor,
+    now: i64,
+) -> Result<(), AccountError> {
+    audit::record(
+        &state.store,
+        AuditEvent::PasswordChanged {
+            person_id: &person.id,
+            how,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    mail::enqueue(
+        &state.store,
+        messages::password_changed(&person.email, &person.name, "was changed")?,
         now,
     )
     .await?;

@@ -3,7 +3,7 @@
 //! password that follows the rules; then every session and refresh token of the person revoked
 //! and a notification sent. A reset never signs anyone in. [ASVS 2.5, 3.3.3; SECURITY 68, 78-79]
 
-use super::password::{check_rules, hash};
+use super::password::{check_reuse, check_rules, hash};
 use super::AccountError;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent};
@@ -53,6 +53,53 @@ pub async fn request(state: &AppState, email: &str, actor: &Actor) -> Result<(),
         .await?;
         return Ok(());
     }
+    send_link(state, &person, now).await?;
+    audit::record(
+        &state.store,
+        AuditEvent::PasswordResetRequested {
+            person_id: Some(&person.id),
+            sent: true,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A firm admin has a reset link sent to one of the firm's people: admins never choose anyone's
+/// password, the person does, through the link. Refused for someone outside the firm.
+pub async fn send_by_admin(
+    state: &AppState,
+    firm_id: &str,
+    email: &str,
+    actor: &Actor,
+) -> Result<Person, AccountError> {
+    let person = match state.store.person_by_email(email).await? {
+        Some(p) if state.store.membership(firm_id, &p.id).await?.is_some() => p,
+        _ => {
+            return Err(AccountError::Invalid(format!(
+                "no member of firm {firm_id} has the e-mail address {email}"
+            )))
+        }
+    };
+    let now = state.clock.now();
+    send_link(state, &person, now).await?;
+    audit::record(
+        &state.store,
+        AuditEvent::PasswordResetSentByAdmin {
+            person_id: &person.id,
+            firm_id,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(person)
+}
+
+/// Stores a new single-use link (hashed) and queues the e-mail to the stored address.
+async fn send_link(state: &AppState, person: &Person, now: i64) -> Result<(), AccountError> {
     let token = BearerToken::generate();
     let ttl = i64::try_from(state.settings.reset_link_ttl.as_secs()).unwrap_or(1800);
     state
@@ -73,16 +120,6 @@ pub async fn request(state: &AppState, email: &str, actor: &Actor) -> Result<(),
     )
     .await?;
     state.mailer.wake();
-    audit::record(
-        &state.store,
-        AuditEvent::PasswordResetRequested {
-            person_id: Some(&person.id),
-            sent: true,
-        },
-        actor,
-        now,
-    )
-    .await?;
     Ok(())
 }
 
@@ -118,6 +155,7 @@ pub async fn complete(
         return Err(AccountError::Mismatch);
     }
     check_rules(state, &person.email, &person.name, Some(&person.id), new).await?;
+    check_reuse(state, &person, new, false).await?;
     let new_hash = hash(state, new).await?;
     let now = state.clock.now();
     let token_hash = BearerToken::from_presented(token).hash(TokenKind::PasswordReset);

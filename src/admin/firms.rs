@@ -4,7 +4,7 @@ use super::AdminError;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::crypto::bearer::random_id;
-use crate::store::firms::Firm;
+use crate::store::firms::{Firm, FirmSetting};
 
 /// Creates a firm. `region` is an ISO 3166 alpha-2 code in lower case (`au`, `nz`, `gb`, `us`).
 pub async fn create_firm(
@@ -34,6 +34,9 @@ pub async fn create_firm(
         created_at: now,
         password_min_length: i64::try_from(crate::policy::password::DEFAULT_MIN_LENGTH)
             .unwrap_or(12),
+        password_max_age_days: 0,
+        password_reuse_limit: 0,
+        password_composition: 0,
     };
     state.store.insert_firm(&firm).await?;
     audit::record(
@@ -51,62 +54,92 @@ pub async fn create_firm(
 pub struct PolicyChange {
     pub idle_timeout_secs: Option<i64>,
     pub password_min_length: Option<i64>,
+    /// Days until a password must be changed; 0 turns expiry off.
+    pub password_max_age_days: Option<i64>,
+    /// How many past passwords cannot be chosen again; 0 turns the limit off.
+    pub password_reuse_limit: Option<i64>,
+    pub password_composition: Option<bool>,
+}
+
+impl PolicyChange {
+    /// Every requested change as (setting, new value), each checked against its allowed range.
+    fn checked(&self) -> Result<Vec<(FirmSetting, i64)>, AdminError> {
+        use crate::policy::password::{
+            LOWEST_MIN_LENGTH, MAX_AGE_DAYS, MAX_LENGTH, MAX_REUSE_LIMIT,
+        };
+        let lowest = i64::try_from(LOWEST_MIN_LENGTH).unwrap_or(8);
+        let highest = i64::try_from(MAX_LENGTH).unwrap_or(128);
+        let mut changes = Vec::new();
+        if let Some(secs) = self.idle_timeout_secs {
+            if !(60..=30 * 86400).contains(&secs) {
+                return Err(AdminError::Invalid(
+                    "the idle timeout must be between 1 minute and 30 days".into(),
+                ));
+            }
+            changes.push((FirmSetting::IdleTimeoutSecs, secs));
+        }
+        if let Some(n) = self.password_min_length {
+            if !(lowest..=highest).contains(&n) {
+                return Err(AdminError::Invalid(format!(
+                    "the password minimum length must be between {lowest} (NIST SP 800-63B) and {highest}"
+                )));
+            }
+            changes.push((FirmSetting::PasswordMinLength, n));
+        }
+        if let Some(days) = self.password_max_age_days {
+            if days != 0 && !MAX_AGE_DAYS.contains(&days) {
+                return Err(AdminError::Invalid(format!(
+                    "the password expiry must be 0 (never) or between {} and {} days",
+                    MAX_AGE_DAYS.start(),
+                    MAX_AGE_DAYS.end()
+                )));
+            }
+            changes.push((FirmSetting::PasswordMaxAgeDays, days));
+        }
+        if let Some(n) = self.password_reuse_limit {
+            if !(0..=MAX_REUSE_LIMIT).contains(&n) {
+                return Err(AdminError::Invalid(format!(
+                    "the password reuse limit must be between 0 (none) and {MAX_REUSE_LIMIT}"
+                )));
+            }
+            changes.push((FirmSetting::PasswordReuseLimit, n));
+        }
+        if let Some(on) = self.password_composition {
+            changes.push((FirmSetting::PasswordComposition, i64::from(on)));
+        }
+        Ok(changes)
+    }
 }
 
 /// Changes a firm's policy; returns the firm as stored afterwards. Every change is audited with
-/// the old and the new value. Invalid values change nothing.
+/// the old and the new value. One invalid value changes nothing.
 pub async fn set_policy(
     state: &AppState,
     firm_id: &str,
     change: &PolicyChange,
+    actor: &Actor,
 ) -> Result<Firm, AdminError> {
-    let idle_timeout_secs = change.idle_timeout_secs;
-    let lowest = i64::try_from(crate::policy::password::LOWEST_MIN_LENGTH).unwrap_or(8);
-    let highest = i64::try_from(crate::policy::password::MAX_LENGTH).unwrap_or(128);
-    if let Some(n) = change.password_min_length {
-        if !(lowest..=highest).contains(&n) {
-            return Err(AdminError::Invalid(format!(
-                "the password minimum length must be between {lowest} (NIST SP 800-63B) and {highest}"
-            )));
-        }
-    }
-    if idle_timeout_secs.is_some_and(|secs| !(60..=30 * 86400).contains(&secs)) {
-        return Err(AdminError::Invalid(
-            "the idle timeout must be between 1 minute and 30 days".into(),
-        ));
-    }
+    let changes = change.checked()?;
     let firm = state
         .store
         .firm(firm_id)
         .await?
         .ok_or_else(|| AdminError::NoSuchFirm(firm_id.to_owned()))?;
     let now = state.clock.now();
-    if let Some(secs) = idle_timeout_secs {
-        state.store.set_firm_idle_timeout(firm_id, secs).await?;
+    for (setting, value) in changes {
+        state
+            .store
+            .set_firm_setting(firm_id, setting, value)
+            .await?;
         audit::record(
             &state.store,
             AuditEvent::PolicyChanged {
                 firm_id,
-                setting: "idle_timeout_secs",
-                old: &firm.idle_timeout_secs.to_string(),
-                new: &secs.to_string(),
+                setting: setting.column(),
+                old: &setting.current(&firm).to_string(),
+                new: &value.to_string(),
             },
-            &Actor::default(),
-            now,
-        )
-        .await?;
-    }
-    if let Some(n) = change.password_min_length {
-        state.store.set_firm_password_min_length(firm_id, n).await?;
-        audit::record(
-            &state.store,
-            AuditEvent::PolicyChanged {
-                firm_id,
-                setting: "password_min_length",
-                old: &firm.password_min_length.to_string(),
-                new: &n.to_string(),
-            },
-            &Actor::default(),
+            actor,
             now,
         )
         .await?;

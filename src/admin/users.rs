@@ -65,6 +65,7 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
                 .as_ref()
                 .and_then(|f| usize::try_from(f.password_min_length).ok())
                 .unwrap_or(crate::policy::password::DEFAULT_MIN_LENGTH);
+            let composition = firm.as_ref().is_some_and(|f| f.password_composition != 0);
             let firm_name = firm.map(|f| f.name).unwrap_or_default();
             crate::policy::password::check(
                 u.password.expose(),
@@ -73,6 +74,7 @@ pub async fn create_user(state: &AppState, u: &NewUser<'_>) -> Result<(Person, b
                     email: u.email,
                     name,
                     firm_names: &[firm_name],
+                    composition,
                 },
             )
             .map_err(|e| AdminError::Invalid(e.to_string()))?;

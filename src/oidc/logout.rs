@@ -101,7 +101,7 @@ fn back_to(uri: &str, rp_state: Option<&str>) -> Response {
     render::see_other(url.as_str())
 }
 
-fn signed_out(state: &AppState) -> Response {
+pub fn signed_out(state: &AppState) -> Response {
     render::with_cookies(render::page(&SignedOutPage), [session::clear_cookie(state)])
 }
 

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod introspect;
 pub mod issue;
 pub mod logout;
+pub mod own_client;
 pub mod registration;
 pub mod request;
 pub mod response;

@@ -22,6 +22,48 @@ pub struct PasswordContext<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub firm_names: &'a [String],
+    /// A firm opted in to composition rules: upper- and lower-case letters, a digit, a symbol.
+    pub composition: bool,
+}
+
+/// The reuse limit never looks further back than this many passwords.
+pub const MAX_REUSE_LIMIT: i64 = 24;
+/// Forced expiry, when a firm wants it, lies between these many days.
+pub const MAX_AGE_DAYS: std::ops::RangeInclusive<i64> = 1..=730;
+
+/// A person's password lifecycle. One password serves every firm the person belongs to, so
+/// this is the strictest of their firms' settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub composition: bool,
+    /// Forced change after this many days; `None` (the default, as NIST advises) never.
+    pub max_age_days: Option<i64>,
+    /// The last this-many passwords cannot be chosen again; 0 means no limit.
+    pub reuse_limit: i64,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            min_length: DEFAULT_MIN_LENGTH,
+            composition: false,
+            max_age_days: None,
+            reuse_limit: 0,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// When a password set at `changed_at` must be changed, if ever.
+    pub fn change_due_at(&self, changed_at: i64) -> Option<i64> {
+        self.max_age_days
+            .map(|days| changed_at.saturating_add(days.saturating_mul(86_400)))
+    }
+
+    pub fn expired(&self, changed_at: i64, now: i64) -> bool {
+        self.change_due_at(changed_at).is_some_and(|due| now >= due)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +74,8 @@ pub enum PasswordProblem {
     TooShort(usize),
     #[error("Use at most {MAX_LENGTH} characters.")]
     TooLong,
+    #[error("Your firm asks for upper- and lower-case letters, a digit and a symbol.")]
+    Composition,
     #[error("The password must not be your email address, your name, your firm's name or the name of this service.")]
     ContextSpecific,
     #[error("This password is too easy to guess: {0} Try a few unrelated words, {SUGGESTED_LENGTH} characters or more.")]
@@ -81,6 +125,15 @@ fn context_words(ctx: &PasswordContext<'_>) -> Vec<String> {
     words
 }
 
+fn has_every_class(password: &str) -> bool {
+    password.chars().any(char::is_lowercase)
+        && password.chars().any(char::is_uppercase)
+        && password.chars().any(|c| c.is_numeric())
+        && password
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+}
+
 pub fn check(password: &str, ctx: &PasswordContext<'_>) -> Result<(), PasswordProblem> {
     if password.starts_with(char::is_whitespace) || password.ends_with(char::is_whitespace) {
         return Err(PasswordProblem::EdgeSpace);
@@ -93,6 +146,9 @@ pub fn check(password: &str, ctx: &PasswordContext<'_>) -> Result<(), PasswordPr
     }
     if chars > MAX_LENGTH {
         return Err(PasswordProblem::TooLong);
+    }
+    if ctx.composition && !has_every_class(&normal) {
+        return Err(PasswordProblem::Composition);
     }
     let lower = normal.to_lowercase();
     let squashed: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
@@ -138,6 +194,7 @@ mod tests {
             email: "ann.example@lawfirm.example",
             name: "Ann Example",
             firm_names: FIRMS.get_or_init(|| vec!["Harbour Legal LLP".to_owned()]),
+            composition: false,
         }
     }
 
@@ -222,6 +279,39 @@ mod tests {
         );
         assert!(strength("correct horse battery staple", &ctx()) >= 3);
         assert!(strength("password1234", &ctx()) <= 1);
+    }
+
+    #[test]
+    fn composition_applies_only_when_a_firm_opts_in() {
+        let strict = PasswordContext {
+            composition: true,
+            ..ctx()
+        };
+        assert_eq!(
+            check("correct horse battery staple", &strict),
+            Err(PasswordProblem::Composition)
+        );
+        assert_eq!(
+            check("Correct horse battery staple 9", &strict),
+            Err(PasswordProblem::Composition)
+        );
+        assert_eq!(check("Correct horse battery staple 9!", &strict), Ok(()));
+        // Letters outside ASCII count as letters, digits outside ASCII as digits.
+        assert_eq!(check("Ärger über Brücken ٣ mal!", &strict), Ok(()));
+    }
+
+    #[test]
+    fn expiry_is_off_by_default_and_falls_due_on_the_day() {
+        let never = PasswordPolicy::default();
+        assert_eq!(never.change_due_at(0), None);
+        assert!(!never.expired(0, i64::MAX));
+        let ninety = PasswordPolicy {
+            max_age_days: Some(90),
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(ninety.change_due_at(1000), Some(1000 + 90 * 86_400));
+        assert!(!ninety.expired(1000, 1000 + 90 * 86_400 - 1));
+        assert!(ninety.expired(1000, 1000 + 90 * 86_400));
     }
 
     #[test]

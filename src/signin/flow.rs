@@ -8,7 +8,8 @@ use crate::policy::FirmPolicy;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
-    /// A temporary (invitation) password must be replaced, with the profile set up.
+    /// A temporary (invitation) password must be replaced, with the profile set up, or the
+    /// password has expired under a firm's policy.
     ChangePassword,
     SelectFirm,
     Consent,

@@ -63,11 +63,14 @@ pub async fn assess(
             .is_some_and(|sub| sub != s.person_id),
     });
     if let Some(s) = session {
-        password_change_required = state
-            .store
-            .person(&s.person_id)
-            .await?
-            .is_some_and(|p| p.password_temporary != 0);
+        password_change_required = match state.store.person(&s.person_id).await? {
+            Some(p) => {
+                let policy = state.store.password_policy_for(&p.id).await?;
+                p.password_temporary != 0
+                    || policy.expired(p.password_changed_at.unwrap_or(p.created_at), now)
+            }
+            None => false,
+        };
         memberships = state.store.memberships_of(&s.person_id).await?;
         let chosen = match (&client.firm_id, record.and_then(|r| r.firm_id.as_deref())) {
             (Some(client_firm), _) => memberships.iter().find(|m| &m.firm_id == client_firm),

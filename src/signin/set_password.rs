@@ -1,5 +1,6 @@
-//! The forced first-sign-in step: a person who signed in with an invitation's temporary password
-//! sets their own password, name and time zone before anything else (`Step::ChangePassword`).
+//! The forced password step (`Step::ChangePassword`): a person who signed in with an invitation's
+//! temporary password sets their own password, name and time zone before anything else; a person
+//! whose password has expired under their firm's policy chooses a new one.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -20,6 +21,8 @@ use crate::web::render;
 #[derive(Template)]
 #[template(path = "set_password.html")]
 struct SetPasswordPage<'a> {
+    /// Expired rather than temporary: only the new password is asked for.
+    expired: bool,
     csrf: &'a str,
     interaction: &'a str,
     name: &'a str,
@@ -76,6 +79,7 @@ pub async fn show(
         .await?
         .ok_or_else(PageError::expired)?;
     let page = render::page(&SetPasswordPage {
+        expired: person.password_temporary == 0,
         csrf: &browser.csrf_token(),
         interaction: i.id(),
         name: &person.name,
@@ -122,13 +126,17 @@ pub async fn submit(
     let time_zone = form.get("time_zone").unwrap_or("");
     let new = form.get("new_password").unwrap_or("");
     let confirm = form.get("confirm_password").unwrap_or("");
-    match account::password::replace_temporary(
-        &state, &person, name, time_zone, new, confirm, &actor,
-    )
-    .await
-    {
+    let expired = person.password_temporary == 0;
+    let result = if expired {
+        account::password::replace_expired(&state, &person, new, confirm, &actor).await
+    } else {
+        account::password::replace_temporary(&state, &person, name, time_zone, new, confirm, &actor)
+            .await
+    };
+    match result {
         Ok(()) => Ok(continue_journey(&state, &browser, i, session.as_ref()).await),
         Err(e) if e.is_input_problem() => Ok(render::page(&SetPasswordPage {
+            expired,
             csrf: &browser.csrf_token(),
             interaction: i.id(),
             name,

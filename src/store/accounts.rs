@@ -1,7 +1,7 @@
 //! Account changes that must happen together: a new password (with every session and grant of
 //! the person ended when it comes from a reset), profile details, single-use reset links.
 
-use sqlx::FromRow;
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::{Store, StoreResult};
 use crate::clock::UnixTime;
@@ -15,27 +15,77 @@ pub struct ResetRecord {
     pub used_at: Option<i64>,
 }
 
+/// How far back the password history reaches (the largest reuse limit a firm may set).
+const HISTORY_KEPT: i64 = crate::policy::password::MAX_REUSE_LIMIT;
+
+/// What happens to the person's other sessions when they choose a new password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherSessions<'a> {
+    Keep,
+    /// End every session but this one (and the grants bound to them).
+    EndAllBut(&'a str),
+}
+
 impl Store {
-    /// Sets a person's password; `temporary_until` marks an invitation's temporary one.
+    /// Sets a password the person chose (never a temporary one), records it in their history
+    /// and, if asked, ends their other sessions, all in one transaction. Returns how many
+    /// sessions ended.
     pub async fn replace_password(
         &self,
         person_id: &str,
         hash: &str,
-        temporary_until: Option<UnixTime>,
         now: UnixTime,
-    ) -> StoreResult<()> {
+        others: OtherSessions<'_>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "UPDATE people SET password_hash = $1, password_temporary = $2, password_expires_at = $3, \
-             password_changed_at = $4, updated_at = $4 WHERE id = $5",
+            "UPDATE people SET password_hash = $1, password_temporary = 0, password_expires_at = NULL, \
+             password_changed_at = $2, updated_at = $2 WHERE id = $3",
         )
         .bind(hash)
-        .bind(i64::from(temporary_until.is_some()))
-        .bind(temporary_until)
         .bind(now)
         .bind(person_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        remember_password(&mut tx, person_id, hash, now).await?;
+        let ended = match others {
+            OtherSessions::Keep => 0,
+            OtherSessions::EndAllBut(keep) => {
+                end_sessions(&mut tx, person_id, Some(keep), now, "password changed").await?
+            }
+        };
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// The hashes of the person's newest `n` chosen passwords, newest first.
+    pub async fn password_history(&self, person_id: &str, n: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT password_hash FROM password_history WHERE person_id = $1 \
+             ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(person_id)
+        .bind(n)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("password_hash").map_err(Into::into))
+            .collect()
+    }
+
+    /// Ends the person's live sessions (all, or all but `keep`) and revokes the grants bound to
+    /// them (offline grants survive, as at logout). Returns how many ended.
+    pub async fn end_sessions_of(
+        &self,
+        person_id: &str,
+        keep: Option<&str>,
+        now: UnixTime,
+        reason: &str,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let n = end_sessions(&mut tx, person_id, keep, now, reason).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     pub async fn set_profile(
@@ -122,6 +172,7 @@ impl Store {
         .bind(person_id)
         .execute(&mut *tx)
         .await?;
+        remember_password(&mut tx, person_id, new_hash, now).await?;
         sqlx::query(
             "UPDATE password_resets SET used_at = $1 WHERE person_id = $2 AND used_at IS NULL",
         )
@@ -142,4 +193,60 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Adds a chosen password to the history and forgets the ones beyond what any firm may ask for.
+async fn remember_password(
+    tx: &mut Transaction<'_, Any>,
+    person_id: &str,
+    hash: &str,
+    now: UnixTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO password_history (person_id, password_hash, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(person_id)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM password_history WHERE person_id = $1 AND created_at < \
+         (SELECT MIN(created_at) FROM (SELECT created_at FROM password_history WHERE person_id = $1 \
+         ORDER BY created_at DESC LIMIT $2) AS newest)",
+    )
+    .bind(person_id)
+    .bind(HISTORY_KEPT)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn end_sessions(
+    tx: &mut Transaction<'_, Any>,
+    person_id: &str,
+    keep: Option<&str>,
+    now: UnixTime,
+    reason: &str,
+) -> StoreResult<u64> {
+    let keep = keep.unwrap_or("");
+    sqlx::query(
+        "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE offline = 0 AND revoked_at IS NULL \
+         AND session_id IN (SELECT id FROM sessions WHERE person_id = $3 AND ended_at IS NULL AND id <> $4)",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(person_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query(
+        "UPDATE sessions SET ended_at = $1 WHERE person_id = $2 AND ended_at IS NULL AND id <> $3",
+    )
+    .bind(now)
+    .bind(person_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }

@@ -94,6 +94,35 @@ impl Store {
         Ok(())
     }
 
+    /// Creates firmgate's own client, or brings its redirect URIs up to date with the issuer.
+    pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
+        let uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let logout_uris = serde_json::to_string(&c.post_logout_redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO clients (id, name, secret_hash, auth_method, redirect_uris, \
+             post_logout_redirect_uris, grant_types, first_party, firm_id, signing_alg, \
+             access_token_ttl_secs, refresh_token_ttl_secs, created_at) \
+             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10) \
+             ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris, \
+             post_logout_redirect_uris = excluded.post_logout_redirect_uris",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.auth_method)
+        .bind(uris)
+        .bind(logout_uris)
+        .bind(c.grant_types.join(" "))
+        .bind(i64::from(c.first_party))
+        .bind(&c.signing_alg)
+        .bind(c.access_token_ttl_secs)
+        .bind(c.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
         let row = sqlx::query_as::<_, ClientRow>(
             "SELECT id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \

@@ -72,6 +72,26 @@ impl Store {
             .await?)
     }
 
+    /// The person's sessions that have not ended and are within their absolute lifetime and
+    /// `idle_limit`, most recently active first (My Profile lists them).
+    pub async fn live_sessions_of(
+        &self,
+        person_id: &str,
+        now: UnixTime,
+        idle_limit: i64,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions WHERE person_id = $1 AND ended_at IS NULL \
+             AND expires_at > $2 AND last_seen_at >= $3 ORDER BY last_seen_at DESC, id LIMIT 100"
+        );
+        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
+            .bind(person_id)
+            .bind(now)
+            .bind(now.saturating_sub(idle_limit))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Slides the idle window.
     pub async fn touch_session(&self, id: &str, now: UnixTime) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")

@@ -12,6 +12,8 @@ pub enum CookieName {
     Session,
     /// Binds interactions and CSRF tokens to this browser.
     Browser,
+    /// My Profile's own sign-in round trip in progress: state, nonce and PKCE verifier.
+    AccountSignin,
 }
 
 impl CookieName {
@@ -21,6 +23,8 @@ impl CookieName {
             (CookieName::Session, false) => "firmgate-session",
             (CookieName::Browser, true) => "__Host-firmgate-browser",
             (CookieName::Browser, false) => "firmgate-browser",
+            (CookieName::AccountSignin, true) => "__Host-firmgate-account-signin",
+            (CookieName::AccountSignin, false) => "firmgate-account-signin",
         }
     }
 }

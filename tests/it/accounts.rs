@@ -511,6 +511,7 @@ async fn a_firm_may_raise_the_minimum_length_and_the_strictest_firm_applies() {
             password_min_length: Some(7),
             ..Default::default()
         },
+        &Actor::default(),
     )
     .await;
     assert!(refused.is_err(), "below 8 is refused");
@@ -521,6 +522,7 @@ async fn a_firm_may_raise_the_minimum_length_and_the_strictest_firm_applies() {
             password_min_length: Some(20),
             ..Default::default()
         },
+        &Actor::default(),
     )
     .await
     .unwrap();

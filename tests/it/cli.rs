@@ -150,6 +150,81 @@ fn admin_commands_print_one_json_object() {
     assert!(!ok && err.contains("between 8"), "{err}");
     let (ok, _, _) = cli.run(&["firm", "policy", "--firm", &firm_id, "--idle-timeout", "0s"]);
     assert!(!ok, "a zero idle timeout is refused");
+
+    // The password lifecycle settings, off by default, each with its range.
+    let (ok, policy, err) = cli.run(&[
+        "firm",
+        "policy",
+        "--firm",
+        &firm_id,
+        "--password-max-age",
+        "90",
+        "--password-reuse-limit",
+        "5",
+        "--password-composition",
+        "on",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(policy["password_max_age_days"], 90);
+    assert_eq!(policy["password_reuse_limit"], 5);
+    assert_eq!(policy["password_composition"], true);
+    assert_eq!(policy["password_min_length"], 16, "other settings stay");
+    for (flag, bad) in [
+        ("--password-max-age", "731"),
+        ("--password-max-age", "-1"),
+        ("--password-reuse-limit", "25"),
+        ("--password-composition", "maybe"),
+    ] {
+        let (ok, out, err) = cli.run(&["firm", "policy", "--firm", &firm_id, flag, bad, "--json"]);
+        assert!(!ok, "{flag} {bad} must be refused: {out} {err}");
+    }
+
+    // An admin can only have a reset link sent; the message lands in data/outbox/ here.
+    let (ok, sent, err) = cli.run(&[
+        "user",
+        "send-reset",
+        "--firm",
+        &firm_id,
+        "--email",
+        "ANN@example.com",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(sent["id"], user["id"]);
+    let outbox = std::fs::read_dir(cli.dir.path().join("data/outbox"))
+        .unwrap()
+        .map(|e| {
+            let raw = std::fs::read(e.unwrap().path()).unwrap();
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_slice())
+                .unwrap();
+            m.body_text(0).unwrap().to_string()
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        outbox.iter().any(|m| m.contains("/signin/reset?token=")),
+        "the reset e-mail was written"
+    );
+    let (ok, _, err) = cli.run(&[
+        "user",
+        "send-reset",
+        "--firm",
+        second_firm["id"].as_str().unwrap(),
+        "--email",
+        "nobody@example.com",
+        "--json",
+    ]);
+    assert!(!ok && err.contains("no member"), "{err}");
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_firmgate"))
+        .args(["user", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        !help.contains("set-password"),
+        "no command sets another person's password: {help}"
+    );
 }
 
 #[test]

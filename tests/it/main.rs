@@ -16,6 +16,7 @@ mod codes;
 mod interop;
 mod logout;
 mod pages;
+mod profile;
 mod refresh;
 mod support;
 mod tokens;

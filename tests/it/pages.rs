@@ -452,6 +452,7 @@ async fn idle_timeout_of_eight_hours_slides_and_firms_may_shorten_it() {
             idle_timeout_secs: Some(1800),
             ..Default::default()
         },
+        &firmgate::audit::Actor::default(),
     )
     .await
     .unwrap();
