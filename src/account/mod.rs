@@ -8,6 +8,7 @@ pub mod pages;
 pub mod password;
 pub mod profile;
 pub mod reset;
+pub mod strength;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions", post(pages::end_sessions))
         .route("/account/signin", get(console_signin::start))
         .route("/account/callback", get(console_signin::callback))
+        .route("/password/strength", post(strength::estimate))
 }
 
 use crate::policy::password::PasswordProblem;

@@ -8,12 +8,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::password::strength_word;
 use super::profile::{self, Ending};
 use super::AccountError;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::signin::session;
-use crate::signin::set_password::strength_word;
 use crate::store::people::{Membership, Person};
 use crate::store::sessions::SessionRecord;
 use crate::web::browser::Browser;

@@ -260,6 +260,24 @@ async fn changed(
     Ok(())
 }
 
+pub const STRENGTH_WORDS: [&str; 5] = ["very weak", "weak", "fair", "good", "strong"];
+
+/// The strength estimate as the pages word it.
+pub fn strength_word(password: &str, email: &str, name: &str) -> &'static str {
+    let s = rules::strength(
+        password,
+        &PasswordContext {
+            email,
+            name,
+            ..Default::default()
+        },
+    );
+    STRENGTH_WORDS
+        .get(usize::from(s))
+        .copied()
+        .unwrap_or("strong")
+}
+
 /// An IANA time zone name such as `Europe/London` or `UTC` (shape only; the list changes).
 pub fn check_time_zone(tz: &str) -> Result<(), AccountError> {
     let ok = !tz.is_empty()

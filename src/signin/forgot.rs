@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::set_password::strength_word;
+use crate::account::password::strength_word;
 use crate::account::{self, AccountError};
 use crate::admin::users::check_email;
 use crate::app::AppState;

@@ -10,9 +10,9 @@ use axum::response::Response;
 use super::journey::{continue_journey, visit, AtStep, Visit};
 use super::login::InteractionQuery;
 use crate::account;
+use crate::account::password::strength_word;
 use crate::app::AppState;
 use crate::error::PageError;
-use crate::policy::password::{strength, PasswordContext};
 use crate::signin::flow::Step;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
@@ -29,23 +29,6 @@ struct SetPasswordPage<'a> {
     time_zone: &'a str,
     error: Option<&'a str>,
     strength: Option<&'static str>,
-}
-
-pub const STRENGTH_WORDS: [&str; 5] = ["very weak", "weak", "fair", "good", "strong"];
-
-pub fn strength_word(password: &str, email: &str, name: &str) -> &'static str {
-    let s = strength(
-        password,
-        &PasswordContext {
-            email,
-            name,
-            ..Default::default()
-        },
-    );
-    STRENGTH_WORDS
-        .get(usize::from(s))
-        .copied()
-        .unwrap_or("strong")
 }
 
 pub async fn show(

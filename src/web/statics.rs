@@ -1,4 +1,4 @@
-//! The stylesheet, the favicon and the one small script (form_post auto-submit), served by
+//! The stylesheet, the favicon and the two small scripts (form_post auto-submit, the live password strength), served by
 //! firmgate itself so pages load nothing from another origin.
 
 use axum::http::header;
@@ -10,12 +10,14 @@ use crate::app::AppState;
 
 const STYLESHEET: &str = include_str!("../../static/firmgate.css");
 const AUTOSUBMIT: &str = include_str!("../../static/autosubmit.js");
+const STRENGTH: &str = include_str!("../../static/strength.js");
 const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/firmgate.css", get(stylesheet))
         .route("/static/autosubmit.js", get(autosubmit))
+        .route("/static/strength.js", get(strength))
         .route("/favicon.ico", get(favicon))
         .route("/static/favicon.svg", get(favicon))
 }
@@ -37,6 +39,16 @@ async fn autosubmit() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         AUTOSUBMIT,
+    )
+}
+
+async fn strength() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STRENGTH,
     )
 }
 

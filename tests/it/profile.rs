@@ -611,3 +611,38 @@ async fn sessions_can_be_signed_out_one_by_one_or_everywhere() {
         .iter()
         .any(|(k, _, d)| k == "sign_out" && d.as_deref().unwrap_or("").contains("\"all\"")));
 }
+
+#[tokio::test]
+async fn the_live_strength_estimate_needs_the_page_csrf_token() {
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let browser = Browser::new(&server);
+    let page = profile_html(&browser, &fx.email).await;
+    assert!(page.contains("/static/strength.js"));
+    let res = browser
+        .post_form("/password/strength", &[("password", "password1234")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let csrf = hidden(&page, "csrf").unwrap();
+    let ask = |pw: &'static str| {
+        let browser = &browser;
+        let csrf = csrf.clone();
+        async move {
+            let res = browser
+                .post_form("/password/strength", &[("csrf", &csrf), ("password", pw)])
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let weak = ask("password1234").await;
+    assert!(
+        ["very weak", "weak"].contains(&weak["strength"].as_str().unwrap()),
+        "{weak}"
+    );
+    assert!(weak["advice"].as_str().unwrap().contains("16 characters"));
+    let strong = ask("maple orbit canyon velvet pocket").await;
+    assert_eq!(strong["strength"], "strong");
+    assert_eq!(strong["advice"], "");
+    assert!(ask("").await["strength"].is_null());
+}
