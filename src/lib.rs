@@ -4,14 +4,18 @@
 //!
 //! - HTTP features
 //!   - [`oidc`]: the protocol engine — discovery, JWKS, authorize, token (code, refresh with
-//!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout.
+//!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout;
+//!     `oidc::own_client` lets firmgate's own pages be relying parties of it.
 //!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
 //!     login, the forced first password change, firm choice and consent; forgotten-password and
 //!     invitation pages; browser sessions; sign-in throttling.
+//!   - [`account`]: My Profile (`/account`, a built-in client of firmgate's own journey) and the
+//!     live password strength estimate.
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
 //!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
 //! - Domain
-//!   - [`account`]: passwords, reset links, invitations.
+//!   - [`account`] (its domain half): password rules with the firm lifecycle (expiry, reuse,
+//!     composition), changes, reset links, invitations.
 //!   - [`admin`]: create firms, people, clients (the CLI's library).
 //!   - [`policy`]: firm policy and password rules, pure (no axum, no sqlx).
 //!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS.
