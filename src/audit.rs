@@ -104,6 +104,16 @@ pub enum AuditEvent<'a> {
     ProfileChanged {
         person_id: &'a str,
     },
+    /// A second-factor event: `action` is `activated`, `deactivated`, `reset_by_owner`,
+    /// `challenge`, `recovery_codes_regenerated` or `setup_started`; `outcome` says how it went
+    /// (`success`, `failure`, `replayed`, `throttled`). Never a code or a secret.
+    Mfa {
+        person_id: &'a str,
+        action: &'a str,
+        outcome: &'static str,
+        method: Option<&'a str>,
+        firm_id: Option<&'a str>,
+    },
     /// Sessions ended from My Profile: `which` is `one`, `others` or `all`.
     SessionsEnded {
         person_id: &'a str,
@@ -290,6 +300,19 @@ impl AuditEvent<'_> {
             AuditEvent::ProfileChanged { person_id } => {
                 r.kind = "profile_changed";
                 r.person_id = own(person_id);
+            }
+            AuditEvent::Mfa {
+                person_id,
+                action,
+                outcome,
+                method,
+                firm_id,
+            } => {
+                r.kind = "mfa";
+                r.outcome = outcome;
+                r.person_id = own(person_id);
+                r.firm_id = firm_id.map(str::to_owned);
+                r.detail = Some(json!({ "action": action, "method": method }).to_string());
             }
             AuditEvent::SessionsEnded {
                 person_id,

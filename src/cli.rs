@@ -148,6 +148,20 @@ enum UserCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Turn off two-step sign-in for a locked-out member of the firm. Only a firm owner may:
+    /// name yourself with --owner. The member is e-mailed; it is audited.
+    ResetMfa {
+        #[arg(long)]
+        firm: String,
+        /// The member's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The e-mail address of the owner doing this.
+        #[arg(long)]
+        owner: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// E-mail a member of the firm a single-use link to choose a new password. (No command sets
     /// another person's password.)
     SendReset {
@@ -258,7 +272,8 @@ fn wants_json(c: &Command) -> bool {
             command:
                 UserCommand::Create { out, .. }
                 | UserCommand::Invite { out, .. }
-                | UserCommand::SendReset { out, .. },
+                | UserCommand::SendReset { out, .. }
+                | UserCommand::ResetMfa { out, .. },
         }
         | Command::Client {
             command: ClientCommand::Create { out, .. },
@@ -470,6 +485,34 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 out.json,
                 &json!({ "id": invited.person.id, "new_person": invited.new_person, "expires_at": invited.expires_at }),
                 &human,
+            );
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::ResetMfa {
+                    firm,
+                    email,
+                    owner,
+                    out,
+                },
+        } => {
+            let state = AppState::start(settings, Clock::system()).await?;
+            let member =
+                crate::account::mfa::owner_reset(&state, &firm, &owner, &email, &cli_actor())
+                    .await?;
+            let sent = state
+                .mailer
+                .send_due(&state.store, state.clock.now())
+                .await
+                .map_err(|e| CliError::Serve(e.to_string()))?;
+            print(
+                out.json,
+                &json!({ "id": member.id, "mfa": false }),
+                &format!(
+                    "turned off two-step sign-in for {}; {sent} message(s) delivered",
+                    member.email
+                ),
             );
             Ok(())
         }

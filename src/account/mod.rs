@@ -4,6 +4,8 @@
 
 pub mod console_signin;
 pub mod invitation;
+pub mod mfa;
+pub mod mfa_pages;
 pub mod pages;
 pub mod password;
 pub mod profile;
@@ -21,6 +23,11 @@ pub fn routes() -> Router<AppState> {
         .route("/account/profile", post(pages::save_profile))
         .route("/account/password", post(pages::change_password))
         .route("/account/sessions", post(pages::end_sessions))
+        .route("/account/mfa", get(mfa_pages::show))
+        .route("/account/mfa/setup", post(mfa_pages::begin))
+        .route("/account/mfa/activate", post(mfa_pages::activate))
+        .route("/account/mfa/recovery", post(mfa_pages::new_recovery_codes))
+        .route("/account/mfa/deactivate", post(mfa_pages::deactivate))
         .route("/account/signin", get(console_signin::start))
         .route("/account/callback", get(console_signin::callback))
         .route("/password/strength", post(strength::estimate))
@@ -49,6 +56,24 @@ pub enum AccountError {
     LinkInvalid,
     #[error("{0}")]
     Invalid(String),
+    #[error("That code is not right. Enter the current code from your authenticator app, or a recovery code.")]
+    WrongCode,
+    #[error("Enter the six-digit codes from your authenticator app.")]
+    CodeShape,
+    #[error("Those codes do not match. Enter two codes in a row from your authenticator app: wait for the next code before typing the second.")]
+    ActivationCodes,
+    #[error("Start the set-up again: choose Activate on My Profile.")]
+    SetupNotStarted,
+    #[error("Too many wrong codes. Try again in {} minute(s).", (.0 + 59) / 60)]
+    CodeThrottled(i64),
+    #[error("Tick the box to confirm.")]
+    Unconfirmed,
+    #[error("Two-step sign-in cannot be turned off: {0}")]
+    MfaKeptOn(String),
+    #[error("only an owner of firm {0} may do that")]
+    NotOwner(String),
+    #[error("a stored secret could not be opened")]
+    Sealed,
     #[error("password hashing failed")]
     Hash,
     #[error("the message could not be written")]
@@ -89,6 +114,13 @@ impl AccountError {
                 | AccountError::WrongCurrent
                 | AccountError::Throttled(_)
                 | AccountError::Invalid(_)
+                | AccountError::WrongCode
+                | AccountError::CodeShape
+                | AccountError::ActivationCodes
+                | AccountError::SetupNotStarted
+                | AccountError::CodeThrottled(_)
+                | AccountError::Unconfirmed
+                | AccountError::MfaKeptOn(_)
         )
     }
 }

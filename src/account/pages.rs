@@ -20,14 +20,17 @@ use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
 use crate::web::render;
 
-struct SignedIn {
-    session: SessionRecord,
-    person: Person,
+pub(super) struct SignedIn {
+    pub(super) session: SessionRecord,
+    pub(super) person: Person,
 }
 
 /// The person behind a live session, if My Profile may be shown to them now: within the
 /// shortest idle sign-out of their firms, and with no forced password step pending.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>, PageError> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SignedIn>, PageError> {
     let Some(session) = session::current(state, headers).await? else {
         return Ok(None);
     };
@@ -45,11 +48,17 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Signe
     if person.password_temporary != 0 || policy.expired(changed_at, now) {
         return Ok(None);
     }
+    // With MFA on, a password-only session is not enough: the journey challenges first.
+    if super::mfa::is_active(state, &person.id).await?
+        && !crate::oidc::claims::amr_has_mfa(&session.amr)
+    {
+        return Ok(None);
+    }
     state.store.touch_session(&session.id, now).await?;
     Ok(Some(SignedIn { session, person }))
 }
 
-fn to_signin() -> Response {
+pub(super) fn to_signin() -> Response {
     render::see_other("/account/signin")
 }
 
@@ -77,6 +86,16 @@ struct AccountPage<'a> {
     password_due: String,
     sessions: Vec<SessionRow>,
     memberships: Vec<Membership>,
+    mfa: MfaSection,
+    mfa_error: Option<String>,
+}
+
+/// What the two-step sign-in section shows.
+struct MfaSection {
+    active_since: Option<String>,
+    recovery_codes_left: i64,
+    /// Why the person cannot turn it off, if something keeps it on.
+    kept_on: Option<String>,
 }
 
 /// A unix time as the page shows it. (Times are in UTC until firmgate ships a time zone
@@ -99,15 +118,16 @@ fn device(user_agent: Option<&str>) -> String {
 
 /// Fields a failed form gives back, and the section its message belongs to.
 #[derive(Default)]
-struct Redisplay<'a> {
-    name: Option<&'a str>,
-    time_zone: Option<&'a str>,
-    profile_error: Option<String>,
-    password_error: Option<String>,
-    strength: Option<&'static str>,
+pub(super) struct Redisplay<'a> {
+    pub(super) name: Option<&'a str>,
+    pub(super) time_zone: Option<&'a str>,
+    pub(super) profile_error: Option<String>,
+    pub(super) password_error: Option<String>,
+    pub(super) strength: Option<&'static str>,
+    pub(super) mfa_error: Option<String>,
 }
 
-async fn render_page(
+pub(super) async fn render_page(
     state: &AppState,
     browser: &Browser,
     who: &SignedIn,
@@ -137,7 +157,16 @@ async fn render_page(
         Some(due) => when(due),
         None => "not required by your firm".to_owned(),
     };
-    let status = if redisplay.profile_error.is_some() || redisplay.password_error.is_some() {
+    let factor = state.store.totp_factor(&person.id).await?;
+    let mfa = MfaSection {
+        active_since: factor.and_then(|f| f.activated_at).map(when),
+        recovery_codes_left: state.store.recovery_codes_left(&person.id).await?,
+        kept_on: super::mfa::kept_on_because(state, &person.id).await?,
+    };
+    let status = if redisplay.profile_error.is_some()
+        || redisplay.password_error.is_some()
+        || redisplay.mfa_error.is_some()
+    {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -159,6 +188,8 @@ async fn render_page(
             password_due,
             sessions,
             memberships: state.store.memberships_of(&person.id).await?,
+            mfa,
+            mfa_error: redisplay.mfa_error,
         },
     );
     Ok(render::with_cookies(page, [browser.set_cookie.clone()]))
@@ -184,6 +215,7 @@ pub async fn show(
         Some("profile") => Some("Your profile was saved."),
         Some("password") => Some("Your password was changed. We sent you an e-mail about it."),
         Some("sessions") => Some("Those sessions were signed out."),
+        Some("mfa-off") => Some("Two-step sign-in is off. We sent you an e-mail about it."),
         _ => None,
     };
     render_page(&state, &browser, &who, notice, Redisplay::default()).await

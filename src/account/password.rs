@@ -131,7 +131,7 @@ pub async fn replace_temporary(
     .await?;
     mail::enqueue(
         &state.store,
-        messages::password_changed(&person.email, name, "was set")?,
+        messages::password_changed(&person.email, name, "was set", "")?,
         now,
     )
     .await?;
@@ -159,7 +159,7 @@ pub async fn replace_expired(
         .store
         .replace_password(&person.id, &hash, now, OtherSessions::Keep)
         .await?;
-    changed(state, person, "expired", actor, now).await
+    changed(state, person, "expired", "", actor, now).await
 }
 
 /// A password change on My Profile: the current password first (throttled like a sign-in, on
@@ -208,7 +208,12 @@ pub async fn change(
         .store
         .replace_password(&person.id, &hash, now, others)
         .await?;
-    changed(state, person, "my profile", actor, now).await?;
+    let sessions = if end_other_sessions {
+        "Every other session was signed out."
+    } else {
+        ""
+    };
+    changed(state, person, "my profile", sessions, actor, now).await?;
     Ok(ended)
 }
 
@@ -237,6 +242,7 @@ async fn changed(
     state: &AppState,
     person: &Person,
     how: &str,
+    sessions: &str,
     actor: &Actor,
     now: i64,
 ) -> Result<(), AccountError> {
@@ -252,7 +258,7 @@ async fn changed(
     .await?;
     mail::enqueue(
         &state.store,
-        messages::password_changed(&person.email, &person.name, "was changed")?,
+        messages::password_changed(&person.email, &person.name, "was changed", sessions)?,
         now,
     )
     .await?;

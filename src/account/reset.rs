@@ -183,7 +183,12 @@ pub async fn complete(
     .await?;
     mail::enqueue(
         &state.store,
-        messages::password_changed(&person.email, &person.name, "was reset")?,
+        messages::password_changed(
+            &person.email,
+            &person.name,
+            "was reset",
+            "Every session was signed out.",
+        )?,
         now,
     )
     .await?;

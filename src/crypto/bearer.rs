@@ -52,6 +52,7 @@ pub enum TokenKind {
     ClientSecret,
     BrowserBinding,
     PasswordReset,
+    RecoveryCode,
 }
 
 impl TokenKind {
@@ -63,6 +64,7 @@ impl TokenKind {
             TokenKind::ClientSecret => "client-secret",
             TokenKind::BrowserBinding => "browser",
             TokenKind::PasswordReset => "password-reset",
+            TokenKind::RecoveryCode => "mfa-recovery",
         }
     }
 }

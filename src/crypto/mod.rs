@@ -1,8 +1,9 @@
 //! Cryptography, none of it hand-rolled: bearer secrets and their hashes, AES-GCM sealing under
-//! the master key, argon2id passwords, signing keys and JWS (josekit).
+//! the master key, argon2id passwords, signing keys and JWS (josekit), TOTP (totp-rs).
 
 pub mod bearer;
 pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod secret_box;
+pub mod totp;

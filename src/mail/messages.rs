@@ -23,6 +23,7 @@ struct ResetHtml<'a> {
 struct ChangedText<'a> {
     name: &'a str,
     how: &'a str,
+    sessions: &'a str,
 }
 
 #[derive(Template)]
@@ -30,6 +31,21 @@ struct ChangedText<'a> {
 struct ChangedHtml<'a> {
     name: &'a str,
     how: &'a str,
+    sessions: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/security_notice.txt")]
+struct NoticeText<'a> {
+    name: &'a str,
+    happened: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/security_notice.html")]
+struct NoticeHtml<'a> {
+    name: &'a str,
+    happened: &'a str,
 }
 
 #[derive(Template)]
@@ -76,12 +92,44 @@ pub fn password_reset(to: &str, name: &str, link: &str) -> Result<Mail, askama::
 }
 
 /// `how`: "was changed" or "was reset".
-pub fn password_changed(to: &str, name: &str, how: &str) -> Result<Mail, askama::Error> {
+/// `how`: "was set", "was changed", "was reset"; `sessions`: what happened to the sessions.
+pub fn password_changed(
+    to: &str,
+    name: &str,
+    how: &str,
+    sessions: &str,
+) -> Result<Mail, askama::Error> {
     both(
         to,
         "Your firmgate password was changed",
-        ChangedText { name, how }.render(),
-        ChangedHtml { name, how }.render(),
+        ChangedText {
+            name,
+            how,
+            sessions,
+        }
+        .render(),
+        ChangedHtml {
+            name,
+            how,
+            sessions,
+        }
+        .render(),
+    )
+}
+
+/// A change to how the person signs in (MFA on or off, a recovery code used, a code replayed):
+/// one sentence saying what happened, and what to do if it was not them.
+pub fn security_notice(
+    to: &str,
+    name: &str,
+    subject: &str,
+    happened: &str,
+) -> Result<Mail, askama::Error> {
+    both(
+        to,
+        subject,
+        NoticeText { name, happened }.render(),
+        NoticeHtml { name, happened }.render(),
     )
 }
 

@@ -7,9 +7,50 @@ use crate::store::people::{Membership, Person};
 
 /// `amr` value for a password (RFC 8176 §2).
 pub const AMR_PASSWORD: &str = "pwd";
+/// `amr` of a sign-in with password and a TOTP (or recovery) code (RFC 8176 §2: `otp` is a
+/// one-time password, `mfa` more than one factor).
+pub const AMR_PASSWORD_OTP: &str = "pwd otp mfa";
 /// `acr` for a password-only sign-in; advertised in `acr_values_supported`.
 pub const ACR_PASSWORD: &str = "urn:firmgate:acr:password";
-pub const ACR_VALUES_SUPPORTED: [&str; 1] = [ACR_PASSWORD];
+/// `acr` for a sign-in with a second factor. A relying party asking for it (`acr_values`, or an
+/// essential `acr` in `claims`) gets a step-up challenge.
+pub const ACR_MFA: &str = "urn:firmgate:acr:mfa";
+pub const ACR_VALUES_SUPPORTED: [&str; 2] = [ACR_PASSWORD, ACR_MFA];
+
+/// Whether a session's `amr` includes a second factor.
+pub fn amr_has_mfa(amr: &str) -> bool {
+    amr.split_whitespace().any(|m| m == "mfa")
+}
+
+/// The `acr` a session's `amr` earns.
+pub fn acr_for(amr: &str) -> &'static str {
+    if amr_has_mfa(amr) {
+        ACR_MFA
+    } else {
+        ACR_PASSWORD
+    }
+}
+
+/// Whether the request asks for the MFA acr: in `acr_values` (OIDC Core §3.1.2.1), or as an
+/// essential `acr` claim whose `value`/`values` name it (§5.5.1.1).
+pub fn mfa_requested(acr_values: &[String], claims: Option<&str>) -> bool {
+    if acr_values.iter().any(|a| a == ACR_MFA) {
+        return true;
+    }
+    let Some(acr) = claims
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .and_then(|v| v.get("id_token").and_then(|t| t.get("acr")).cloned())
+    else {
+        return false;
+    };
+    let essential = acr.get("essential").and_then(Value::as_bool) == Some(true);
+    let names_mfa = acr.get("value").and_then(Value::as_str) == Some(ACR_MFA)
+        || acr
+            .get("values")
+            .and_then(Value::as_array)
+            .is_some_and(|vs| vs.iter().any(|v| v.as_str() == Some(ACR_MFA)));
+    essential && names_mfa
+}
 
 /// Every claim firmgate can release, for discovery's `claims_supported`.
 pub const CLAIMS_SUPPORTED: [&str; 18] = [

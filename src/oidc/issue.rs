@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::crypto::bearer::{BearerToken, TokenKind};
-use crate::oidc::claims::{ACR_PASSWORD, AMR_PASSWORD};
+use crate::oidc::claims::{acr_for, AMR_PASSWORD};
 use crate::oidc::request::AuthorizationRequest;
 use crate::store::codes::CodeRecord;
 use crate::store::sessions::SessionRecord;
@@ -51,7 +51,7 @@ pub async fn issue_code(
             } else {
                 session.amr.clone()
             },
-            acr: ACR_PASSWORD.to_owned(),
+            acr: acr_for(&session.amr).to_owned(),
             offline: i64::from(offline),
             created_at: now,
             expires_at: now + ttl,

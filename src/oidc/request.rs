@@ -60,6 +60,10 @@ impl AuthorizationRequest {
     pub fn wants_offline(&self) -> bool {
         self.scopes.iter().any(|s| s == "offline_access")
     }
+    /// The relying party asks for a second factor (the MFA `acr`).
+    pub fn wants_mfa(&self) -> bool {
+        crate::oidc::claims::mfa_requested(&self.acr_values, self.claims.as_deref())
+    }
 }
 
 /// Where an error goes: a page at firmgate, or back to the validated redirect_uri.

@@ -8,6 +8,11 @@ use crate::policy::FirmPolicy;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
+    /// The person has MFA on (or the request asks for it) and this session has not proved it.
+    ChallengeMfa,
+    /// A second factor is needed (a relying party asks for the MFA acr; later, a firm policy)
+    /// and the person has none yet: set it up before anything is issued.
+    EnrolMfa,
     /// A temporary (invitation) password must be replaced, with the profile set up, or the
     /// password has expired under a firm's policy.
     ChangePassword,
@@ -78,6 +83,16 @@ pub enum FirmFacts {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MfaFacts {
+    /// The person has an active TOTP factor.
+    pub enrolled: bool,
+    /// This session's sign-in included the second factor.
+    pub verified_in_session: bool,
+    /// The request asks for the MFA acr (`acr_values` or an essential `acr` claim).
+    pub requested: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsentFacts {
     pub first_party: bool,
     /// Remembered consent covers every requested scope.
@@ -100,6 +115,7 @@ pub struct FlowInput {
     pub consent: ConsentFacts,
     /// The person signed in with a temporary password that must be replaced first.
     pub password_change_required: bool,
+    pub mfa: MfaFacts,
 }
 
 pub fn next_step(input: &FlowInput) -> Step {
@@ -121,6 +137,19 @@ pub fn next_step(input: &FlowInput) -> Step {
         if input.prompt.login || too_old || session.hint_mismatch {
             return login_or(Denial::LoginRequired);
         }
+    }
+    let ask = |step: Step| {
+        if input.prompt.none {
+            Step::Deny(Denial::InteractionRequired)
+        } else {
+            step
+        }
+    };
+    // The second factor comes right after the password, before anything else is shown or
+    // changed: people who turned MFA on are always challenged (RFC 6238 via account::mfa).
+    let mfa = &input.mfa;
+    if mfa.enrolled && !mfa.verified_in_session {
+        return ask(Step::ChallengeMfa);
     }
     if input.password_change_required {
         return if input.prompt.none {
@@ -146,6 +175,10 @@ pub fn next_step(input: &FlowInput) -> Step {
     };
     if !session.authenticated_here && policy.idle_expired(session.last_seen_at, input.now) {
         return login_or(Denial::LoginRequired);
+    }
+    // Step-up: the relying party asks for the MFA acr from someone who has no factor yet.
+    if mfa.requested && !mfa.verified_in_session {
+        return ask(Step::EnrolMfa);
     }
     let consent = &input.consent;
     match consent.decision_here {

@@ -3,7 +3,7 @@
 
 use axum::response::{IntoResponse, Response};
 
-use super::flow::{next_step, ConsentFacts, FirmFacts, FlowInput, SessionFacts, Step};
+use super::flow::{next_step, ConsentFacts, FirmFacts, FlowInput, MfaFacts, SessionFacts, Step};
 use super::interaction::{self, Interaction};
 use crate::app::AppState;
 use crate::error::PageError;
@@ -43,6 +43,10 @@ pub async fn assess(
     let mut password_change_required = false;
     let mut firm = None;
     let mut firm_facts = FirmFacts::NotMember;
+    let mut mfa = MfaFacts {
+        requested: request.wants_mfa(),
+        ..MfaFacts::default()
+    };
     let mut consent = ConsentFacts {
         first_party: client.first_party,
         offline_requested: request.wants_offline(),
@@ -71,6 +75,12 @@ pub async fn assess(
             }
             None => false,
         };
+        mfa.enrolled = state
+            .store
+            .totp_factor(&s.person_id)
+            .await?
+            .is_some_and(|f| f.activated_at.is_some());
+        mfa.verified_in_session = crate::oidc::claims::amr_has_mfa(&s.amr);
         memberships = state.store.memberships_of(&s.person_id).await?;
         let chosen = match (&client.firm_id, record.and_then(|r| r.firm_id.as_deref())) {
             (Some(client_firm), _) => memberships.iter().find(|m| &m.firm_id == client_firm),
@@ -105,6 +115,7 @@ pub async fn assess(
         firm: firm_facts,
         consent,
         password_change_required,
+        mfa,
     });
     Ok(Assessment {
         step,
@@ -127,6 +138,8 @@ pub async fn act(
     let now = state.clock.now();
     let page = match assessment.step {
         Step::Login => "login",
+        Step::ChallengeMfa => "mfa",
+        Step::EnrolMfa => "mfa-setup",
         Step::ChangePassword => "password",
         Step::SelectFirm => "firm",
         Step::Consent => "consent",

@@ -1,5 +1,6 @@
 //! The sign-in journey: the state machine (`flow`), interactions bound to a browser, sessions,
-//! and one page per step (login, firm choice, consent). Every page handler does its one job and
+//! and one page per step (login, the second factor, the forced password change, firm choice,
+//! consent). Every page handler does its one job and
 //! asks `journey` (which asks `flow::next_step`) where to go next.
 
 pub mod consent;
@@ -8,6 +9,7 @@ pub mod forgot;
 pub mod interaction;
 pub mod journey;
 pub mod login;
+pub mod mfa;
 pub mod select_firm;
 pub mod session;
 pub mod set_password;
@@ -27,6 +29,15 @@ pub fn routes() -> Router<AppState> {
             get(select_firm::show).post(select_firm::submit),
         )
         .route("/signin/consent", get(consent::show).post(consent::submit))
+        .route(
+            "/signin/mfa",
+            get(mfa::show_challenge).post(mfa::submit_challenge),
+        )
+        .route(
+            "/signin/mfa-setup",
+            get(mfa::show_setup).post(mfa::submit_setup),
+        )
+        .route("/signin/continue", get(mfa::continue_after))
         .route(
             "/signin/password",
             get(set_password::show).post(set_password::submit),

@@ -83,3 +83,26 @@ pub async fn establish(
 pub fn clear_cookie(state: &AppState) -> Option<HeaderValue> {
     cookies::clear(CookieName::Session, state.settings.cookies_secure())
 }
+
+/// After the second factor: a new session (new token, ASVS 3.2.1 on a privilege change) for the
+/// same person with `amr` "pwd otp mfa"; the old one ends and its grants move over.
+pub async fn upgrade_to_mfa(
+    state: &AppState,
+    old: &SessionRecord,
+    actor: &Actor,
+) -> StoreResult<(SessionRecord, Option<HeaderValue>)> {
+    let (id, cookie) = establish(
+        state,
+        Some(old),
+        &old.person_id,
+        crate::oidc::claims::AMR_PASSWORD_OTP,
+        actor,
+    )
+    .await?;
+    let session = state
+        .store
+        .session(&id)
+        .await?
+        .ok_or_else(|| crate::store::StoreError::Corrupt("new session vanished".into()))?;
+    Ok((session, cookie))
+}

@@ -11,6 +11,7 @@ pub mod firms;
 pub mod grants;
 pub mod interactions;
 pub mod keys;
+pub mod mfa;
 pub mod outbox;
 pub mod people;
 pub mod sessions;

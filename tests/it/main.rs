@@ -15,6 +15,7 @@ mod cli;
 mod codes;
 mod interop;
 mod logout;
+mod mfa;
 mod pages;
 mod profile;
 mod refresh;

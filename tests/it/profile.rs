@@ -22,7 +22,7 @@ async fn server_with_mail() -> (TestServer, SmtpSink) {
 }
 
 /// Opens My Profile, signing in on the way with `password`; returns the final response.
-async fn open_profile(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
+pub async fn open_profile(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
     let res = browser.follow(browser.get("/account").await).await;
     if !res.url().path().ends_with("/signin/login") {
         return res;
@@ -33,7 +33,7 @@ async fn open_profile(browser: &Browser, email: &str, password: &str) -> reqwest
         .await
 }
 
-async fn profile_html(browser: &Browser, email: &str) -> String {
+pub async fn profile_html(browser: &Browser, email: &str) -> String {
     let res = open_profile(browser, email, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.url().path().ends_with("/account"), "{}", res.url());

@@ -31,6 +31,24 @@ fn base() -> FlowInput {
         firm: FirmFacts::Resolved(FirmPolicy::default()),
         consent: ConsentFacts::default(),
         password_change_required: false,
+        mfa: MfaFacts::default(),
+    }
+}
+
+/// MFA on, not yet proved in this session.
+fn mfa_pending() -> MfaFacts {
+    MfaFacts {
+        enrolled: true,
+        verified_in_session: false,
+        requested: false,
+    }
+}
+
+fn mfa_done() -> MfaFacts {
+    MfaFacts {
+        enrolled: true,
+        verified_in_session: true,
+        requested: false,
     }
 }
 
@@ -137,6 +155,29 @@ fn next_step_table() {
             FlowInput { session: live(10), password_change_required: true, firm: FirmFacts::Choose, consent: remembered(), ..base() }, Step::ChangePassword),
         ("temporary password with prompt=none -> interaction_required",
             FlowInput { prompt: NONE, session: live(10), password_change_required: true, consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
+        // SECURITY case 85: every path leads back to the challenge until it is passed.
+        ("MFA on, password just given -> challenge before anything else",
+            FlowInput { session: fresh(), mfa: mfa_pending(), password_change_required: true, firm: FirmFacts::Choose, consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::ChallengeMfa),
+        ("MFA on, consent already answered in this interaction -> still the challenge",
+            FlowInput { session: fresh(), mfa: mfa_pending(), consent: ConsentFacts { decision_here: Some(true), first_party: true, ..Default::default() }, ..base() }, Step::ChallengeMfa),
+        ("MFA on, live password-only session -> challenge",
+            FlowInput { session: live(10), mfa: mfa_pending(), consent: remembered(), ..base() }, Step::ChallengeMfa),
+        ("MFA pending with prompt=none -> interaction_required, never a page",
+            FlowInput { prompt: NONE, session: live(10), mfa: mfa_pending(), consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
+        ("MFA proved in this session -> issue",
+            FlowInput { session: live(10), mfa: mfa_done(), consent: remembered(), ..base() }, Step::Issue),
+        ("no session with MFA on -> login first",
+            FlowInput { mfa: mfa_pending(), ..base() }, Step::Login),
+        ("MFA acr requested on a password-only session -> step-up challenge",
+            FlowInput { session: live(10), mfa: MfaFacts { requested: true, ..mfa_pending() }, consent: remembered(), ..base() }, Step::ChallengeMfa),
+        ("MFA acr requested, MFA proved -> issue",
+            FlowInput { session: live(10), mfa: MfaFacts { requested: true, ..mfa_done() }, consent: remembered(), ..base() }, Step::Issue),
+        ("MFA acr requested from someone without MFA -> set it up",
+            FlowInput { session: live(10), mfa: MfaFacts { requested: true, ..Default::default() }, consent: remembered(), ..base() }, Step::EnrolMfa),
+        ("MFA acr requested without MFA and prompt=none -> interaction_required",
+            FlowInput { prompt: NONE, session: live(10), mfa: MfaFacts { requested: true, ..Default::default() }, consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
+        ("set-up comes after the firm is known",
+            FlowInput { session: fresh(), mfa: MfaFacts { requested: true, ..Default::default() }, firm: FirmFacts::Choose, ..base() }, Step::SelectFirm),
         ("no session outranks a consent answer",
             FlowInput { consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::Login),
     ];
