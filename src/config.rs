@@ -42,6 +42,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "FIRMGATE_LOG",
     "FIRMGATE_SMTP_URL",
     "FIRMGATE_MAIL_FROM",
+    "FIRMGATE_MFA_ISSUER",
 ];
 
 /// The settings file: every field optional, unknown fields refused.
@@ -62,6 +63,7 @@ pub struct FileSettings {
     pub log_format: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub mfa_issuer: Option<String>,
 }
 
 /// A setting that may hold a credential (an SMTP URL with a password): never printed.
@@ -124,9 +126,28 @@ pub struct Settings {
     pub outbox_dir: PathBuf,
     pub reset_link_ttl: Duration,
     pub invitation_ttl: Duration,
+    /// The name authenticator apps show for firmgate accounts (the otpauth `issuer`).
+    pub mfa_issuer: String,
 }
 
 pub const DEFAULT_MAIL_FROM: &str = "firmgate <firmgate@localhost>";
+pub const DEFAULT_MFA_ISSUER: &str = "firmgate";
+
+/// 1 to 64 printable characters without `:` (the otpauth label separator).
+fn mfa_issuer(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(v) = value else {
+        return Ok(DEFAULT_MFA_ISSUER.to_owned());
+    };
+    let v = v.trim().to_owned();
+    if v.is_empty() || v.chars().count() > 64 || v.contains(':') || v.chars().any(char::is_control)
+    {
+        return Err(ConfigError::Invalid {
+            name: "mfa_issuer",
+            reason: "use 1 to 64 characters without ':'".into(),
+        });
+    }
+    Ok(v)
+}
 
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -285,6 +306,7 @@ impl Settings {
             outbox_dir: PathBuf::from("data/outbox"),
             reset_link_ttl: Duration::from_secs(30 * 60),
             invitation_ttl: Duration::from_secs(7 * 86400),
+            mfa_issuer: mfa_issuer(pick(None, "FIRMGATE_MFA_ISSUER", file.mfa_issuer.as_ref()))?,
         })
     }
 
@@ -310,6 +332,7 @@ impl Settings {
             outbox_dir: PathBuf::from("data/outbox"),
             reset_link_ttl: Duration::from_secs(30 * 60),
             invitation_ttl: Duration::from_secs(7 * 86400),
+            mfa_issuer: DEFAULT_MFA_ISSUER.to_owned(),
         }
     }
 

@@ -7,6 +7,7 @@
 import { chromium } from 'playwright-core'
 import { readFileSync, readdirSync, existsSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { execFileSync } from 'node:child_process'
 
 const require = createRequire(import.meta.url)
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
@@ -18,6 +19,10 @@ mkdirSync(SHOTS, { recursive: true })
 
 const results = []
 function assert (cond, msg) { if (!cond) throw new Error(msg) }
+// A TOTP code from Debian's oathtool (an implementation firmgate does not use) for unix time t.
+function totp (secret, t) {
+  return execFileSync('oathtool', ['--totp', '-b', '-N', `@${Math.floor(t)}`, secret]).toString().trim()
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -205,6 +210,59 @@ await step('My Profile: live strength estimate, a refused and an accepted passwo
   const notice = await page.getByRole('status').textContent()
   assert(notice.includes('Your password was changed'), `notice: ${notice}`)
   await inspect(page, '18-my-profile-password-changed', 'My Profile')
+})
+
+let totpSecret
+await step('two-step sign-in is set up on My Profile with the key shown on the page', async () => {
+  await page.goto(`${BASE}/account`)
+  await page.getByRole('button', { name: 'Activate' }).click()
+  await page.waitForURL(/\/account\/mfa$/)
+  await inspect(page, '19-mfa-set-up', 'Set up two-step sign-in')
+  const qr = await page.locator('.qr svg').count()
+  assert(qr === 1, 'a QR code is drawn in the page')
+  totpSecret = (await page.locator('#totp-secret').textContent()).replace(/\s/g, '')
+  assert(totpSecret.length === 32, `the key: ${totpSecret}`)
+  const now = Date.now() / 1000
+  await page.getByLabel('First code').fill(totp(totpSecret, now - 30))
+  await page.getByLabel('Next code').fill(totp(totpSecret, now))
+  await page.getByRole('button', { name: 'Save' }).click()
+  await page.waitForLoadState()
+  const codes = await page.locator('#recovery-codes code').allTextContents()
+  assert(codes.length === 10, `ten recovery codes: ${codes}`)
+  await inspect(page, '20-recovery-codes', 'Your recovery codes')
+  await page.getByRole('link', { name: /continue/ }).click()
+  await page.waitForURL(/\/account$/)
+  const status = await page.locator('#mfa-status').textContent()
+  assert(status.startsWith('On since'), `status: ${status}`)
+})
+
+await step('the next sign-in asks for a code, refuses a wrong one and accepts the right one', async () => {
+  await page.goto(`${BASE}/logout`)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForLoadState()
+  await page.goto(`${BASE}/demo/start`)
+  await page.waitForURL(/\/signin\/login/)
+  await page.getByLabel('Email address').fill(EMAIL)
+  await page.getByLabel('Password').fill('harbour pocket thunder violin')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/signin\/mfa/)
+  await inspect(page, '21-mfa-challenge', 'Enter your code')
+  const next = totp(totpSecret, Date.now() / 1000 + 30)
+  await page.getByLabel('Code').fill(next === '000000' ? '111111' : '000000')
+  await page.getByRole('button', { name: 'Confirm' }).click()
+  await page.waitForLoadState()
+  const alert = await page.getByRole('alert').textContent()
+  assert(alert.includes('not right'), `error message: ${alert}`)
+  const focused = await page.evaluate(() => document.activeElement?.id)
+  assert(focused === 'code', `focus on the code field, got ${focused}`)
+  await inspect(page, '22-mfa-wrong-code', 'Enter your code')
+  // The step after the one used at activation (one step of skew is allowed).
+  await page.getByLabel('Code').fill(next)
+  await page.getByRole('button', { name: 'Confirm' }).click()
+  await page.waitForURL(/\/demo\/callback/)
+  const text = await page.locator('main').textContent()
+  assert(text.includes('urn:firmgate:acr:mfa') && text.includes('"otp"'), 'the ID token says MFA')
+  await inspect(page, '23-back-at-the-app-with-mfa', 'signing in with firmgate')
 })
 
 await browser.close()

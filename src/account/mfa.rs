@@ -18,8 +18,6 @@ use crate::signin::throttle;
 use crate::store::mfa::TotpFactor;
 use crate::store::people::Person;
 
-/// The name authenticator apps show for firmgate accounts.
-pub const ISSUER_LABEL: &str = "firmgate";
 /// Wrong codes (per person) before the challenge locks and the interaction ends.
 pub const FREE_CODE_FAILURES: i64 = 5;
 const CODE_WINDOW_SECS: i64 = 15 * 60;
@@ -39,8 +37,8 @@ pub struct SetupView {
     pub qr_svg: String,
 }
 
-fn view(secret: &TotpSecret, person: &Person) -> SetupView {
-    let otpauth_uri = secret.otpauth_uri(ISSUER_LABEL, &person.email);
+fn view(state: &AppState, secret: &TotpSecret, person: &Person) -> SetupView {
+    let otpauth_uri = secret.otpauth_uri(&state.settings.mfa_issuer, &person.email);
     let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
         .map(|code| {
             code.render::<qrcode::render::svg::Color>()
@@ -108,7 +106,7 @@ pub async fn begin_setup(
         ));
     }
     mfa_audit(state, person, "setup_started", "success", None, actor).await?;
-    Ok(view(&secret, person))
+    Ok(view(state, &secret, person))
 }
 
 /// The pending set-up, to show again (after a wrong pair of codes, or a reload).
@@ -117,7 +115,9 @@ pub async fn pending_setup(
     person: &Person,
 ) -> Result<Option<SetupView>, AccountError> {
     match state.store.totp_factor(&person.id).await? {
-        Some(f) if f.activated_at.is_none() => Ok(Some(view(&open_secret(state, &f)?, person))),
+        Some(f) if f.activated_at.is_none() => {
+            Ok(Some(view(state, &open_secret(state, &f)?, person)))
+        }
         _ => Ok(None),
     }
 }

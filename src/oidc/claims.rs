@@ -31,10 +31,13 @@ pub fn acr_for(amr: &str) -> &'static str {
     }
 }
 
-/// Whether the request asks for the MFA acr: in `acr_values` (OIDC Core §3.1.2.1), or as an
-/// essential `acr` claim whose `value`/`values` name it (§5.5.1.1).
+/// Whether the request insists on the MFA acr: `acr_values` (OIDC Core §3.1.2.1) or the values
+/// of an essential `acr` claim (§5.5.1.1) name it and do not also accept the password acr. A list
+/// that accepts either ("in order of preference") is met by a password-only sign-in.
 pub fn mfa_requested(acr_values: &[String], claims: Option<&str>) -> bool {
-    if acr_values.iter().any(|a| a == ACR_MFA) {
+    let insists = |values: &[&str]| values.contains(&ACR_MFA) && !values.contains(&ACR_PASSWORD);
+    let listed: Vec<&str> = acr_values.iter().map(String::as_str).collect();
+    if insists(&listed) {
         return true;
     }
     let Some(acr) = claims
@@ -43,13 +46,16 @@ pub fn mfa_requested(acr_values: &[String], claims: Option<&str>) -> bool {
     else {
         return false;
     };
-    let essential = acr.get("essential").and_then(Value::as_bool) == Some(true);
-    let names_mfa = acr.get("value").and_then(Value::as_str) == Some(ACR_MFA)
-        || acr
-            .get("values")
-            .and_then(Value::as_array)
-            .is_some_and(|vs| vs.iter().any(|v| v.as_str() == Some(ACR_MFA)));
-    essential && names_mfa
+    if acr.get("essential").and_then(Value::as_bool) != Some(true) {
+        return false;
+    }
+    let mut values: Vec<&str> = acr
+        .get("values")
+        .and_then(Value::as_array)
+        .map(|vs| vs.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    values.extend(acr.get("value").and_then(Value::as_str));
+    insists(&values)
 }
 
 /// Every claim firmgate can release, for discovery's `claims_supported`.
@@ -124,6 +130,30 @@ pub fn firm_claims(m: &Membership) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_insistence_on_the_mfa_acr_is_a_step_up() {
+        let v = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(mfa_requested(&v(&[ACR_MFA]), None));
+        assert!(
+            !mfa_requested(&v(&[ACR_MFA, ACR_PASSWORD]), None),
+            "either is acceptable"
+        );
+        assert!(!mfa_requested(&v(&[ACR_PASSWORD]), None));
+        assert!(!mfa_requested(&[], None));
+        let essential =
+            r#"{"id_token":{"acr":{"essential":true,"values":["urn:firmgate:acr:mfa"]}}}"#;
+        assert!(mfa_requested(&[], Some(essential)));
+        let one = r#"{"id_token":{"acr":{"essential":true,"value":"urn:firmgate:acr:mfa"}}}"#;
+        assert!(mfa_requested(&[], Some(one)));
+        let voluntary = r#"{"id_token":{"acr":{"values":["urn:firmgate:acr:mfa"]}}}"#;
+        assert!(!mfa_requested(&[], Some(voluntary)));
+        let userinfo = r#"{"userinfo":{"acr":{"essential":true,"value":"urn:firmgate:acr:mfa"}}}"#;
+        assert!(
+            !mfa_requested(&[], Some(userinfo)),
+            "acr is an ID token claim"
+        );
+    }
 
     fn person() -> Person {
         Person {

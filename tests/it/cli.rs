@@ -216,6 +216,38 @@ fn admin_commands_print_one_json_object() {
         "--json",
     ]);
     assert!(!ok && err.contains("no member"), "{err}");
+    // Only an owner may turn off a member's MFA (the success path is in tests/it/mfa.rs).
+    let (ok, _, err) = cli.run(&[
+        "user",
+        "reset-mfa",
+        "--firm",
+        second_firm["id"].as_str().unwrap(),
+        "--email",
+        "ann@example.com",
+        "--owner",
+        "ann@example.com",
+        "--json",
+    ]);
+    assert!(!ok && err.contains("only an owner"), "{err}");
+    let (ok, out, err) = cli.run(&[
+        "user",
+        "reset-mfa",
+        "--firm",
+        &firm_id,
+        "--email",
+        "ann@example.com",
+        "--owner",
+        "ann@example.com",
+        "--json",
+    ]);
+    assert!(
+        !ok && err.contains("does not have two-step sign-in on"),
+        "{err}"
+    );
+    assert!(
+        out["error"].is_string(),
+        "one JSON object on failure too: {out}"
+    );
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_firmgate"))
         .args(["user", "--help"])
         .output()
