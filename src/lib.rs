@@ -7,18 +7,20 @@
 //!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout;
 //!     `oidc::own_client` lets firmgate's own pages be relying parties of it.
 //!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
-//!     login, the forced first password change, firm choice and consent; forgotten-password and
+//!     login, the two-step challenge (and set-up on step-up), the forced password change, firm
+//!     choice and consent; forgotten-password and
 //!     invitation pages; browser sessions; sign-in throttling.
-//!   - [`account`]: My Profile (`/account`, a built-in client of firmgate's own journey) and the
-//!     live password strength estimate.
+//!   - [`account`]: My Profile (`/account`, a built-in client of firmgate's own journey) with
+//!     two-step sign-in set-up and removal, and the live password strength estimate.
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
 //!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
 //! - Domain
 //!   - [`account`] (its domain half): password rules with the firm lifecycle (expiry, reuse,
-//!     composition), changes, reset links, invitations.
+//!     composition), changes, reset links, invitations; `account::mfa` (TOTP factors, recovery
+//!     codes, the code check with its throttle and replay refusal, owner reset).
 //!   - [`admin`]: create firms, people, clients (the CLI's library).
 //!   - [`policy`]: firm policy and password rules, pure (no axum, no sqlx).
-//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS.
+//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS, TOTP.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
