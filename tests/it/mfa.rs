@@ -733,3 +733,37 @@ async fn a_password_reset_never_signs_in_past_mfa() {
         outcome.url()
     );
 }
+
+#[tokio::test]
+async fn the_challenge_accepts_one_step_either_side_and_no_further() {
+    // SECURITY case 81 through the pages, on the fake clock.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let enrolled = enrol(&server, &Browser::new(&server), &fx.email).await;
+    // Far from the activation steps, so only the skew decides.
+    server.clock.advance(3600);
+    let req = AuthRequest::new(&fx.client_id);
+    let now = server.clock.now();
+    // In rising order: each accepted step is used up, and a later one is still accepted.
+    for (offset, accepted) in [
+        (-60, false),
+        (60, false),
+        (-30, true),
+        (0, true),
+        (30, true),
+    ] {
+        let browser = Browser::new(&server);
+        let html = after_password(&browser, &req, &fx.email)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let res = submit_code(&browser, &html, &oath(&enrolled.secret, now + offset)).await;
+        let expected = if accepted {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(res.status(), expected, "a code for now{offset:+}s");
+    }
+}
