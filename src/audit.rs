@@ -114,6 +114,14 @@ pub enum AuditEvent<'a> {
         method: Option<&'a str>,
         firm_id: Option<&'a str>,
     },
+    /// A firm policy refused a sign-in, an authorization, a refresh or a UserInfo request;
+    /// `rule` names it (`ip_allowlist`, `sign_in_hours`, `sso_required`).
+    PolicyRefused {
+        person_id: &'a str,
+        firm_id: &'a str,
+        client_id: &'a str,
+        rule: &'a str,
+    },
     /// Sessions ended from My Profile: `which` is `one`, `others` or `all`.
     SessionsEnded {
         person_id: &'a str,
@@ -313,6 +321,19 @@ impl AuditEvent<'_> {
                 r.person_id = own(person_id);
                 r.firm_id = firm_id.map(str::to_owned);
                 r.detail = Some(json!({ "action": action, "method": method }).to_string());
+            }
+            AuditEvent::PolicyRefused {
+                person_id,
+                firm_id,
+                client_id,
+                rule,
+            } => {
+                r.kind = "policy_refused";
+                r.outcome = "refused";
+                r.person_id = own(person_id);
+                r.firm_id = own(firm_id);
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "rule": rule }).to_string());
             }
             AuditEvent::SessionsEnded {
                 person_id,

@@ -112,6 +112,36 @@ enum FirmCommand {
         /// Ask for upper- and lower-case letters, a digit and a symbol (off by default).
         #[arg(long, value_parser = ["on", "off"])]
         password_composition: Option<String>,
+        /// Two-step sign-in: required, prompt (the default: offered, may be skipped) or off.
+        #[arg(long, value_parser = ["required", "prompt", "off"])]
+        mfa: Option<String>,
+        /// Single sign-on the firm's people must use: off, microsoft, google or any.
+        #[arg(long, value_parser = ["off", "microsoft", "google", "any"])]
+        require_sso: Option<String>,
+        /// Comma-separated IPv4/IPv6 CIDRs allowed to sign in ("" = anywhere).
+        #[arg(long)]
+        ip_allow: Option<String>,
+        /// Days and hours sign-in is allowed, e.g. "Mon-Fri 07:00-19:00" ("always" = any time).
+        #[arg(long)]
+        sign_in_hours: Option<String>,
+        /// The firm's time zone for the sign-in hours (IANA name, e.g. Europe/London).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// Sign in again after this long, however active (e.g. 10h; 0s = the server's limit).
+        #[arg(long)]
+        max_session_age: Option<String>,
+        /// Exempt a member (by e-mail) from the MFA rule; repeatable.
+        #[arg(long = "mfa-exempt")]
+        mfa_exempt: Vec<String>,
+        /// End a member's MFA exemption; repeatable.
+        #[arg(long = "mfa-unexempt")]
+        mfa_unexempt: Vec<String>,
+        /// Exempt a member (by e-mail) from the SSO rule (a break-glass admin); repeatable.
+        #[arg(long = "sso-exempt")]
+        sso_exempt: Vec<String>,
+        /// End a member's SSO exemption; repeatable.
+        #[arg(long = "sso-unexempt")]
+        sso_unexempt: Vec<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -363,14 +393,41 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     password_max_age,
                     password_reuse_limit,
                     password_composition,
+                    mfa,
+                    require_sso,
+                    ip_allow,
+                    sign_in_hours,
+                    time_zone,
+                    max_session_age,
+                    mfa_exempt,
+                    mfa_unexempt,
+                    sso_exempt,
+                    sso_unexempt,
                     out,
                 } => {
+                    use crate::store::firms::ExemptFrom;
+                    let exemptions = [
+                        (ExemptFrom::Mfa, mfa_exempt, true),
+                        (ExemptFrom::Mfa, mfa_unexempt, false),
+                        (ExemptFrom::Sso, sso_exempt, true),
+                        (ExemptFrom::Sso, sso_unexempt, false),
+                    ]
+                    .into_iter()
+                    .flat_map(|(rule, emails, on)| emails.into_iter().map(move |e| (rule, e, on)))
+                    .collect();
                     let change = crate::admin::firms::PolicyChange {
                         idle_timeout_secs: secs(&idle_timeout, "--idle-timeout")?,
                         password_min_length,
                         password_max_age_days: password_max_age,
                         password_reuse_limit,
                         password_composition: password_composition.map(|v| v == "on"),
+                        max_session_age_secs: secs(&max_session_age, "--max-session-age")?,
+                        mfa,
+                        sso: require_sso,
+                        ip_allow,
+                        sign_in_hours,
+                        time_zone,
+                        exemptions,
                     };
                     let changed =
                         crate::admin::firms::set_policy(&state, &firm, &change, &cli_actor())
@@ -384,11 +441,26 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                             "password_max_age_days": changed.password_max_age_days,
                             "password_reuse_limit": changed.password_reuse_limit,
                             "password_composition": changed.password_composition != 0,
+                            "mfa": changed.mfa_mode,
+                            "require_sso": changed.sso_mode,
+                            "ip_allow": changed.ip_allow,
+                            "sign_in_hours": changed.signin_hours,
+                            "time_zone": changed.time_zone,
+                            "max_session_age_secs": changed.max_session_age_secs,
+                            "mfa_exempt": state.store.exempted(&firm, ExemptFrom::Mfa).await.map_err(AdminError::from)?,
+                            "sso_exempt": state.store.exempted(&firm, ExemptFrom::Sso).await.map_err(AdminError::from)?,
                         }),
                         &format!(
-                            "firm {firm}: idle timeout {}s, password minimum {} characters, \
+                            "firm {firm}: MFA {}, SSO {}, IP allowlist [{}], hours [{}] {}, idle timeout {}s, \
+                             max session age {}s (0 = server limit), password minimum {} characters, \
                              expiry {} days (0 = never), reuse limit {}, composition {}",
+                            changed.mfa_mode,
+                            changed.sso_mode,
+                            changed.ip_allow,
+                            changed.signin_hours,
+                            changed.time_zone,
                             changed.idle_timeout_secs,
+                            changed.max_session_age_secs,
                             changed.password_min_length,
                             changed.password_max_age_days,
                             changed.password_reuse_limit,

@@ -16,12 +16,12 @@ use crate::admin::firms::create_firm;
 use crate::admin::users::{create_user, NewUser};
 use crate::admin::AdminError;
 use crate::app::AppState;
-use crate::audit::Actor;
 use crate::crypto::jwt;
 use crate::crypto::password::Password;
 use crate::error::PageError;
 use crate::oidc::grants::refresh_token;
 use crate::oidc::own_client::{self, Pending};
+use crate::web::client_ip::RequestActor;
 use crate::web::params::Params;
 use crate::web::render;
 
@@ -152,6 +152,7 @@ struct CallbackQuery {
 
 async fn callback(
     State(state): State<AppState>,
+    RequestActor(visitor): RequestActor,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
@@ -185,7 +186,6 @@ async fn callback(
     let Some(code) = q.code else {
         return Ok(fail("No code came back.".into()));
     };
-    let actor = Actor::default();
     let redirect_uri = format!("{}/demo/callback", state.issuer());
     let tokens = match own_client::redeem(&state, &client, &redirect_uri, &pending, &code).await {
         Ok(t) => t,
@@ -206,7 +206,7 @@ async fn callback(
     if claims.get("nonce").and_then(|n| n.as_str()) != Some(pending.nonce.as_str()) {
         return Ok(fail("The ID token's nonce did not match.".into()));
     }
-    let userinfo = crate::oidc::userinfo::claims_for(&state, &tokens.access_token)
+    let userinfo = crate::oidc::userinfo::claims_for(&state, &tokens.access_token, &visitor)
         .await
         .unwrap_or_default();
     let refreshed = match tokens.refresh_token.as_deref() {
@@ -217,7 +217,7 @@ async fn callback(
                     .finish(),
             )
             .map_err(|_| PageError::internal())?;
-            match refresh_token::refresh(&state, &client, &form, &actor).await {
+            match refresh_token::refresh(&state, &client, &form, &visitor).await {
                 Ok(t) => {
                     serde_json::json!({ "token_type": t.token_type, "expires_in": t.expires_in, "scope": t.scope, "new_refresh_token_issued": t.refresh_token.is_some() })
                 }

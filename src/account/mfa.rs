@@ -345,6 +345,9 @@ pub async fn kept_on_because(
             )));
         }
     }
+    if let Some(firm) = state.store.mfa_required_by_a_firm(person_id).await? {
+        return Ok(Some(format!("{firm} requires it.")));
+    }
     Ok(None)
 }
 

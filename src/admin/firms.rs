@@ -4,7 +4,10 @@ use super::AdminError;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::crypto::bearer::random_id;
-use crate::store::firms::{Firm, FirmSetting};
+use crate::policy::hours::SignInHours;
+use crate::policy::network::{format_allowlist, parse_allowlist};
+use crate::policy::{known_time_zone, MfaMode, SsoMode};
+use crate::store::firms::{ExemptFrom, Firm, FirmSetting, FirmTextSetting};
 
 /// Creates a firm. `region` is an ISO 3166 alpha-2 code in lower case (`au`, `nz`, `gb`, `us`).
 pub async fn create_firm(
@@ -30,13 +33,8 @@ pub async fn create_firm(
         id: random_id(),
         name: name.to_owned(),
         region: region.map(str::to_owned),
-        idle_timeout_secs: crate::policy::DEFAULT_IDLE_TIMEOUT_SECS,
         created_at: now,
-        password_min_length: i64::try_from(crate::policy::password::DEFAULT_MIN_LENGTH)
-            .unwrap_or(12),
-        password_max_age_days: 0,
-        password_reuse_limit: 0,
-        password_composition: 0,
+        ..Firm::default()
     };
     state.store.insert_firm(&firm).await?;
     audit::record(
@@ -59,9 +57,60 @@ pub struct PolicyChange {
     /// How many past passwords cannot be chosen again; 0 turns the limit off.
     pub password_reuse_limit: Option<i64>,
     pub password_composition: Option<bool>,
+    /// Sessions older than this must sign in again; 0 = the server's limit.
+    pub max_session_age_secs: Option<i64>,
+    /// `required`, `prompt` or `off`.
+    pub mfa: Option<String>,
+    /// `off`, `microsoft`, `google` or `any`.
+    pub sso: Option<String>,
+    /// Comma-separated CIDRs; empty = anywhere.
+    pub ip_allow: Option<String>,
+    /// Like `Mon-Fri 07:00-19:00`; `always` or empty = any time.
+    pub sign_in_hours: Option<String>,
+    /// IANA name, the zone of the sign-in hours.
+    pub time_zone: Option<String>,
+    /// (rule, e-mail of a member, exempt or not).
+    pub exemptions: Vec<(ExemptFrom, String, bool)>,
 }
 
 impl PolicyChange {
+    /// The text settings, each checked and in its stored form.
+    fn checked_text(&self) -> Result<Vec<(FirmTextSetting, String)>, AdminError> {
+        let invalid = AdminError::Invalid;
+        let mut changes = Vec::new();
+        if let Some(m) = &self.mfa {
+            let mode: MfaMode = m.trim().parse().map_err(invalid)?;
+            changes.push((FirmTextSetting::MfaMode, mode.as_str().to_owned()));
+        }
+        if let Some(m) = &self.sso {
+            let mode: SsoMode = m.trim().parse().map_err(invalid)?;
+            changes.push((FirmTextSetting::SsoMode, mode.as_str().to_owned()));
+        }
+        if let Some(list) = &self.ip_allow {
+            let nets = parse_allowlist(list).map_err(invalid)?;
+            changes.push((FirmTextSetting::IpAllow, format_allowlist(&nets)));
+        }
+        if let Some(h) = &self.sign_in_hours {
+            let h = h.trim();
+            let stored = if h.is_empty() || h.eq_ignore_ascii_case("always") {
+                String::new()
+            } else {
+                SignInHours::parse(h).map_err(invalid)?.to_string()
+            };
+            changes.push((FirmTextSetting::SigninHours, stored));
+        }
+        if let Some(tz) = &self.time_zone {
+            let tz = tz.trim();
+            if !known_time_zone(tz) {
+                return Err(AdminError::Invalid(format!(
+                    "time zone {tz:?} is not an IANA name such as Europe/London or Australia/Sydney"
+                )));
+            }
+            changes.push((FirmTextSetting::TimeZone, tz.to_owned()));
+        }
+        Ok(changes)
+    }
+
     /// Every requested change as (setting, new value), each checked against its allowed range.
     fn checked(&self) -> Result<Vec<(FirmSetting, i64)>, AdminError> {
         use crate::policy::password::{
@@ -107,6 +156,14 @@ impl PolicyChange {
         if let Some(on) = self.password_composition {
             changes.push((FirmSetting::PasswordComposition, i64::from(on)));
         }
+        if let Some(secs) = self.max_session_age_secs {
+            if secs != 0 && !(300..=30 * 86400).contains(&secs) {
+                return Err(AdminError::Invalid(
+                    "the maximum session age must be 0 (the server's limit) or between 5 minutes and 30 days".into(),
+                ));
+            }
+            changes.push((FirmSetting::MaxSessionAgeSecs, secs));
+        }
         Ok(changes)
     }
 }
@@ -120,33 +177,104 @@ pub async fn set_policy(
     actor: &Actor,
 ) -> Result<Firm, AdminError> {
     let changes = change.checked()?;
+    let text_changes = change.checked_text()?;
     let firm = state
         .store
         .firm(firm_id)
         .await?
         .ok_or_else(|| AdminError::NoSuchFirm(firm_id.to_owned()))?;
+    // Every exemption names a member of this firm; resolved before anything changes.
+    let mut exemptions = Vec::new();
+    for (rule, email, exempt) in &change.exemptions {
+        let person = match state.store.person_by_email(email).await? {
+            Some(p) if state.store.membership(firm_id, &p.id).await?.is_some() => p,
+            _ => {
+                return Err(AdminError::Invalid(format!(
+                    "no member of this firm has the e-mail address {email}"
+                )))
+            }
+        };
+        exemptions.push((*rule, person, *exempt));
+    }
     let now = state.clock.now();
     for (setting, value) in changes {
         state
             .store
             .set_firm_setting(firm_id, setting, value)
             .await?;
-        audit::record(
-            &state.store,
-            AuditEvent::PolicyChanged {
-                firm_id,
-                setting: setting.column(),
-                old: &setting.current(&firm).to_string(),
-                new: &value.to_string(),
-            },
+        record_change(
+            state,
+            firm_id,
+            setting.column(),
+            &setting.current(&firm).to_string(),
+            &value.to_string(),
             actor,
             now,
         )
         .await?;
+    }
+    for (setting, value) in text_changes {
+        state
+            .store
+            .set_firm_text_setting(firm_id, setting, &value)
+            .await?;
+        record_change(
+            state,
+            firm_id,
+            setting.column(),
+            setting.current(&firm),
+            &value,
+            actor,
+            now,
+        )
+        .await?;
+    }
+    for (rule, person, exempt) in exemptions {
+        if state
+            .store
+            .set_exemption(firm_id, &person.id, rule, exempt, now)
+            .await?
+        {
+            let (old, new) = if exempt {
+                ("", person.email.as_str())
+            } else {
+                (person.email.as_str(), "")
+            };
+            let setting = match rule {
+                ExemptFrom::Mfa => "mfa_exemption",
+                ExemptFrom::Sso => "sso_exemption",
+            };
+            record_change(state, firm_id, setting, old, new, actor, now).await?;
+        }
     }
     state
         .store
         .firm(firm_id)
         .await?
         .ok_or_else(|| AdminError::NoSuchFirm(firm_id.to_owned()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_change(
+    state: &AppState,
+    firm_id: &str,
+    setting: &str,
+    old: &str,
+    new: &str,
+    actor: &Actor,
+    now: i64,
+) -> Result<(), AdminError> {
+    audit::record(
+        &state.store,
+        AuditEvent::PolicyChanged {
+            firm_id,
+            setting,
+            old,
+            new,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(())
 }

@@ -44,6 +44,10 @@ pub struct AuthorizationRequest {
     pub acr_values: Vec<String>,
     /// The `claims` parameter, validated JSON (OIDC Core §5.5).
     pub claims: Option<String>,
+    /// firmgate's `firm` parameter: preselects the firm for a person in several (ignored when
+    /// they are not a member).
+    #[serde(default)]
+    pub firm: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -379,6 +383,10 @@ pub fn validate(
         max_age,
         code_challenge,
         login_hint: params.get("login_hint").map(str::to_owned),
+        firm: params
+            .get("firm")
+            .filter(|f| !f.is_empty() && f.len() <= 64)
+            .map(str::to_owned),
         hinted_sub,
         acr_values: params
             .get("acr_values")

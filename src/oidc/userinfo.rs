@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use super::access_token::{self, AccessTokenError};
 use super::claims::{firm_claims, person_claims, requested};
 use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent};
 use crate::error::OAuthError;
+use crate::web::client_ip::RequestActor;
 use crate::web::params::Params;
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
@@ -48,6 +50,7 @@ fn no_token() -> Response {
 
 pub async fn userinfo(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     method: Method,
     headers: HeaderMap,
     body: String,
@@ -71,7 +74,7 @@ pub async fn userinfo(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return no_token(),
     };
-    match answer(&state, &token).await {
+    match answer(&state, &token, &actor).await {
         Ok(v) => {
             let mut res = axum::Json(v).into_response();
             res.headers_mut()
@@ -82,12 +85,12 @@ pub async fn userinfo(
     }
 }
 
-/// UserInfo claims for `token`, for in-process callers (the demo).
-pub async fn claims_for(state: &AppState, token: &str) -> Result<Value, OAuthError> {
-    answer(state, token).await
+/// UserInfo claims for `token`, for in-process callers (the demo), on behalf of `actor`.
+pub async fn claims_for(state: &AppState, token: &str, actor: &Actor) -> Result<Value, OAuthError> {
+    answer(state, token, actor).await
 }
 
-async fn answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
+async fn answer(state: &AppState, token: &str, actor: &Actor) -> Result<Value, OAuthError> {
     let claims = access_token::verify(state, token)
         .await
         .map_err(|e| match e {
@@ -118,6 +121,27 @@ async fn answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
         .grant(gid)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the grant no longer exists"))?;
+    if let Some(firm_id) = grant.firm_id.as_deref() {
+        // The firm's IP allowlist applies to UserInfo too; refusals are audited.
+        let policy = state.store.firm_policy(firm_id).await?.unwrap_or_default();
+        if !policy.network_allows(actor.ip.as_deref().and_then(|ip| ip.parse().ok())) {
+            audit::record(
+                &state.store,
+                AuditEvent::PolicyRefused {
+                    person_id: &person.id,
+                    firm_id,
+                    client_id: &grant.client_id,
+                    rule: "ip_allowlist",
+                },
+                actor,
+                state.clock.now(),
+            )
+            .await?;
+            return Err(OAuthError::invalid_token(
+                "the firm does not allow access from this network",
+            ));
+        }
+    }
     let mut out = serde_json::Map::new();
     out.insert("sub".into(), json!(person.id));
     out.extend(person_claims(

@@ -3,16 +3,21 @@
 //! job and come back here; none decides the order itself. Pure: no I/O, no axum, no sqlx.
 
 use crate::clock::UnixTime;
-use crate::policy::FirmPolicy;
+use crate::policy::{FirmVerdict, MfaDemand};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Login,
     /// The person has MFA on (or the request asks for it) and this session has not proved it.
     ChallengeMfa,
-    /// A second factor is needed (a relying party asks for the MFA acr; later, a firm policy)
-    /// and the person has none yet: set it up before anything is issued.
+    /// A second factor is needed (the firm requires it, or the relying party insists on the MFA
+    /// acr) and the person has none yet: set it up before anything is issued.
     EnrolMfa,
+    /// The firm offers two-step set-up to people without it; the person may skip.
+    OfferMfa,
+    /// The firm requires single sign-on through these upstreams; a password session is not
+    /// enough.
+    SsoRequired(&'static [&'static str]),
     /// A temporary (invitation) password must be replaced, with the profile set up, or the
     /// password has expired under a firm's policy.
     ChangePassword,
@@ -33,6 +38,10 @@ pub enum Denial {
     InteractionRequired,
     /// RFC 6749 §4.1.2.1 `access_denied`, with the reason shown to the relying party.
     AccessDenied(&'static str),
+    /// `access_denied`: the firm's IP allowlist does not include the client's address.
+    NetworkRefused,
+    /// `access_denied`: outside the firm's sign-in days and hours.
+    OutsideHours,
 }
 
 impl Denial {
@@ -41,7 +50,9 @@ impl Denial {
             Denial::LoginRequired => "login_required",
             Denial::ConsentRequired => "consent_required",
             Denial::InteractionRequired => "interaction_required",
-            Denial::AccessDenied(_) => "access_denied",
+            Denial::AccessDenied(_) | Denial::NetworkRefused | Denial::OutsideHours => {
+                "access_denied"
+            }
         }
     }
 
@@ -51,6 +62,17 @@ impl Denial {
             Denial::ConsentRequired => "the user must consent",
             Denial::InteractionRequired => "the user must interact with firmgate",
             Denial::AccessDenied(why) => why,
+            Denial::NetworkRefused => "the user's firm does not allow sign-in from this network",
+            Denial::OutsideHours => "the user's firm does not allow sign-in at this time",
+        }
+    }
+
+    /// The firm rule behind a policy refusal, for the audit log.
+    pub fn policy_rule(&self) -> Option<&'static str> {
+        match self {
+            Denial::NetworkRefused => Some("ip_allowlist"),
+            Denial::OutsideHours => Some("sign_in_hours"),
+            _ => None,
         }
     }
 }
@@ -70,12 +92,14 @@ pub struct SessionFacts {
     pub authenticated_here: bool,
     /// The id_token_hint named someone else.
     pub hint_mismatch: bool,
+    /// The session came from single sign-on (an upstream), not a password.
+    pub federated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FirmFacts {
-    /// The firm this sign-in is for, and its policy.
-    Resolved(FirmPolicy),
+    /// The firm this sign-in is for, and its policy applied to this person, address and time.
+    Resolved(FirmVerdict),
     /// Several memberships and the client serves all firms: the person picks one.
     Choose,
     /// The person is not a member of the firm the client belongs to (or of any firm).
@@ -90,6 +114,9 @@ pub struct MfaFacts {
     pub verified_in_session: bool,
     /// The request asks for the MFA acr (`acr_values` or an essential `acr` claim).
     pub requested: bool,
+    /// The answer to the firm's set-up offer in this interaction: `Some(true)` set up now,
+    /// `Some(false)` not now.
+    pub offer_answer: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -171,14 +198,41 @@ pub fn next_step(input: &FlowInput) -> Step {
                 Step::SelectFirm
             }
         }
-        FirmFacts::Resolved(policy) => policy,
+        FirmFacts::Resolved(verdict) => verdict,
     };
-    if !session.authenticated_here && policy.idle_expired(session.last_seen_at, input.now) {
+    // The firm's rules, on every authorization, live sessions included.
+    if !policy.network_allowed {
+        return Step::Deny(Denial::NetworkRefused);
+    }
+    if !policy.within_hours {
+        return Step::Deny(Denial::OutsideHours);
+    }
+    if !session.authenticated_here
+        && (policy.idle_expired(session.last_seen_at, input.now)
+            || policy.too_old(session.auth_time, input.now))
+    {
         return login_or(Denial::LoginRequired);
     }
-    // Step-up: the relying party asks for the MFA acr from someone who has no factor yet.
-    if mfa.requested && !mfa.verified_in_session {
-        return ask(Step::EnrolMfa);
+    if !policy.sso_required.is_empty() && !session.federated {
+        return if input.prompt.none {
+            Step::Deny(Denial::LoginRequired)
+        } else {
+            Step::SsoRequired(policy.sso_required)
+        };
+    }
+    // A second factor the person does not have yet: required by the firm or insisted on by the
+    // relying party (step-up), set up now; offered by the firm, set up or skipped.
+    if !mfa.enrolled && !mfa.verified_in_session {
+        if mfa.requested || policy.mfa == MfaDemand::Require {
+            return ask(Step::EnrolMfa);
+        }
+        if policy.mfa == MfaDemand::Offer && !input.prompt.none {
+            match mfa.offer_answer {
+                None => return Step::OfferMfa,
+                Some(true) => return Step::EnrolMfa,
+                Some(false) => {}
+            }
+        }
     }
     let consent = &input.consent;
     match consent.decision_here {

@@ -38,6 +38,7 @@ pub async fn start(
         created_at: now,
         expires_at: now + ttl,
         completed_at: None,
+        mfa_offer: None,
     };
     state.store.insert_interaction(&record).await?;
     Ok(Interaction {

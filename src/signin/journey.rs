@@ -9,7 +9,6 @@ use crate::app::AppState;
 use crate::error::PageError;
 use crate::oidc::request::AuthorizationRequest;
 use crate::oidc::{issue, response};
-use crate::policy::FirmPolicy;
 use crate::store::clients::ClientRecord;
 use crate::store::people::Membership;
 use crate::store::sessions::SessionRecord;
@@ -28,6 +27,7 @@ pub struct Assessment {
 
 pub async fn assess(
     state: &AppState,
+    ip: Option<std::net::IpAddr>,
     request: &AuthorizationRequest,
     interaction: Option<&Interaction>,
     session: Option<&SessionRecord>,
@@ -45,6 +45,9 @@ pub async fn assess(
     let mut firm_facts = FirmFacts::NotMember;
     let mut mfa = MfaFacts {
         requested: request.wants_mfa(),
+        offer_answer: record
+            .and_then(|r| r.mfa_offer.as_deref())
+            .map(|a| a == "setup"),
         ..MfaFacts::default()
     };
     let mut consent = ConsentFacts {
@@ -65,6 +68,7 @@ pub async fn assess(
             .hinted_sub
             .as_deref()
             .is_some_and(|sub| sub != s.person_id),
+        federated: s.amr.split_whitespace().any(|m| m == "fed"),
     });
     if let Some(s) = session {
         password_change_required = match state.store.person(&s.person_id).await? {
@@ -82,20 +86,28 @@ pub async fn assess(
             .is_some_and(|f| f.activated_at.is_some());
         mfa.verified_in_session = crate::oidc::claims::amr_has_mfa(&s.amr);
         memberships = state.store.memberships_of(&s.person_id).await?;
+        // The firm: the client's own, the one picked on the chooser, the `firm` the request
+        // preselects (when the person is a member), or the only one.
+        let preselected = request
+            .firm
+            .as_deref()
+            .and_then(|f| memberships.iter().find(|m| m.firm_id == f));
         let chosen = match (&client.firm_id, record.and_then(|r| r.firm_id.as_deref())) {
             (Some(client_firm), _) => memberships.iter().find(|m| &m.firm_id == client_firm),
             (None, Some(picked)) => memberships.iter().find(|m| m.firm_id == picked),
+            (None, None) if preselected.is_some() => preselected,
             (None, None) if memberships.len() == 1 => memberships.first(),
             (None, None) => None,
         };
         firm_facts = match chosen {
             Some(m) => {
-                let f = state.store.firm(&m.firm_id).await?;
-                FirmFacts::Resolved(FirmPolicy {
-                    idle_timeout_secs: f
-                        .map(|f| f.idle_timeout_secs)
-                        .unwrap_or(crate::policy::DEFAULT_IDLE_TIMEOUT_SECS),
-                })
+                let policy = state
+                    .store
+                    .firm_policy(&m.firm_id)
+                    .await?
+                    .unwrap_or_default();
+                let standing = state.store.standing(&m.firm_id, &s.person_id).await?;
+                FirmFacts::Resolved(policy.verdict(standing, ip, now))
             }
             None if client.firm_id.is_none() && memberships.len() > 1 => FirmFacts::Choose,
             None => FirmFacts::NotMember,
@@ -140,6 +152,8 @@ pub async fn act(
         Step::Login => "login",
         Step::ChallengeMfa => "mfa",
         Step::EnrolMfa => "mfa-setup",
+        Step::OfferMfa => "mfa-offer",
+        Step::SsoRequired(_) => "sso-required",
         Step::ChangePassword => "password",
         Step::SelectFirm => "firm",
         Step::Consent => "consent",
@@ -171,6 +185,25 @@ pub async fn act(
         Step::Deny(denial) => {
             if let Some(i) = &interaction {
                 state.store.complete_interaction(i.id(), now).await?;
+            }
+            if let (Some(rule), Some(s), Some(f)) =
+                (denial.policy_rule(), session, assessment.firm.as_ref())
+            {
+                crate::audit::record(
+                    &state.store,
+                    crate::audit::AuditEvent::PolicyRefused {
+                        person_id: &s.person_id,
+                        firm_id: &f.firm_id,
+                        client_id: &request.client_id,
+                        rule,
+                    },
+                    &crate::audit::Actor {
+                        ip: browser.ip.map(|ip| ip.to_string()),
+                        user_agent: None,
+                    },
+                    now,
+                )
+                .await?;
             }
             return Ok(response::error(
                 &request.redirect_uri,
@@ -217,8 +250,10 @@ pub async fn visit(
 ) -> Result<Visit, PageError> {
     let i = interaction::load(state, browser, interaction_id).await?;
     let session = super::session::current(state, headers).await?;
-    let assessment = assess(state, &i.request, Some(&i), session.as_ref()).await?;
-    if assessment.step == page && (page == Step::Login || session.is_some()) {
+    let assessment = assess(state, browser.ip, &i.request, Some(&i), session.as_ref()).await?;
+    // Same step (a step's data, like SsoRequired's providers, comes from the assessment).
+    let here = std::mem::discriminant(&assessment.step) == std::mem::discriminant(&page);
+    if here && (page == Step::Login || session.is_some()) {
         return Ok(Visit::Here(Box::new(AtStep {
             interaction: i,
             session,
@@ -247,7 +282,7 @@ pub async fn continue_journey(
 ) -> Response {
     let request = interaction.request.clone();
     let result = async {
-        let assessment = assess(state, &request, Some(&interaction), session).await?;
+        let assessment = assess(state, browser.ip, &request, Some(&interaction), session).await?;
         act(
             state,
             browser,

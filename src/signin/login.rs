@@ -184,6 +184,25 @@ pub async fn submit(
         .await?;
         return Ok(retry("This temporary password has expired. Ask your firm's administrator to invite you again."));
     }
+    if let Some((firm_name, providers)) =
+        super::sso_required::password_refused(&state, &person.id, client.firm_id.as_deref()).await?
+    {
+        audit::record(
+            &state.store,
+            AuditEvent::SignInFailed {
+                person_id: Some(&person.id),
+                client_id: &client.id,
+                reason: "sso required",
+            },
+            &actor,
+            state.clock.now(),
+        )
+        .await?;
+        return Ok(retry(&format!(
+            "{firm_name} requires you to sign in with {}, not with a password.",
+            super::sso_required::providers_phrase(providers)
+        )));
+    }
     if let Some(hash) = rehash {
         state
             .store

@@ -190,7 +190,7 @@ fn setup_page(
     let page = SetupPage {
         action: "/signin/mfa-setup",
         interaction: Some(interaction),
-        reason: Some("The application you are signing in to asks for two-step sign-in. Set it up now to continue."),
+        reason: Some("To continue, set up two-step sign-in now."),
         csrf: &browser.csrf_token(),
         qr_svg: &view.qr_svg,
         secret: &view.secret_grouped,
@@ -291,5 +291,89 @@ pub async fn continue_after(
 ) -> Result<Response, PageError> {
     let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
     let session = session::current(&state, &headers).await?;
+    Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
+}
+
+#[derive(Template)]
+#[template(path = "mfa_offer.html")]
+struct OfferPage<'a> {
+    firm_name: &'a str,
+    csrf: &'a str,
+    interaction: &'a str,
+}
+
+/// `GET /signin/mfa-offer`: the firm offers two-step set-up (its `prompt` mode).
+pub async fn show_offer(
+    State(state): State<AppState>,
+    browser: Browser,
+    headers: HeaderMap,
+    Query(q): Query<InteractionQuery>,
+) -> Result<Response, PageError> {
+    let AtStep {
+        interaction,
+        assessment,
+        ..
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        q.interaction.as_deref(),
+        Step::OfferMfa,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    let page = render::page(&OfferPage {
+        firm_name: assessment
+            .firm
+            .as_ref()
+            .map_or("Your firm", |f| f.firm_name.as_str()),
+        csrf: &browser.csrf_token(),
+        interaction: interaction.id(),
+    });
+    Ok(render::with_cookies(page, [browser.set_cookie.clone()]))
+}
+
+/// `POST /signin/mfa-offer`: `decision=setup` or `decision=skip`.
+pub async fn answer_offer(
+    State(state): State<AppState>,
+    browser: Browser,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, PageError> {
+    let form = browser.csrf_form(&body)?;
+    let answer = match form.get("decision") {
+        Some("setup") => "setup",
+        Some("skip") => "skipped",
+        _ => {
+            return Err(PageError::bad_request(
+                "Invalid answer",
+                "Choose Set up now or Not now.",
+            ))
+        }
+    };
+    let AtStep {
+        interaction: mut i,
+        session,
+        ..
+    } = match visit(
+        &state,
+        &browser,
+        &headers,
+        form.get("interaction"),
+        Step::OfferMfa,
+    )
+    .await?
+    {
+        Visit::Here(here) => *here,
+        Visit::Elsewhere(res) => return Ok(res),
+    };
+    state
+        .store
+        .set_interaction_mfa_offer(i.id(), answer)
+        .await?;
+    i.record.mfa_offer = Some(answer.to_owned());
     Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
 }

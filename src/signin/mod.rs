@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod select_firm;
 pub mod session;
 pub mod set_password;
+pub mod sso_required;
 pub mod throttle;
 pub mod welcome;
 
@@ -38,6 +39,11 @@ pub fn routes() -> Router<AppState> {
             get(mfa::show_setup).post(mfa::submit_setup),
         )
         .route("/signin/continue", get(mfa::continue_after))
+        .route(
+            "/signin/mfa-offer",
+            get(mfa::show_offer).post(mfa::answer_offer),
+        )
+        .route("/signin/sso-required", get(sso_required::show))
         .route(
             "/signin/password",
             get(set_password::show).post(set_password::submit),

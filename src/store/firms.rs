@@ -2,8 +2,11 @@
 
 use sqlx::{FromRow, Row};
 
-use super::{Store, StoreResult};
+use super::{Store, StoreError, StoreResult};
+use crate::policy::hours::SignInHours;
+use crate::policy::network::parse_allowlist;
 use crate::policy::password::PasswordPolicy;
+use crate::policy::{FirmPolicy, PersonStanding};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Firm {
@@ -18,10 +21,63 @@ pub struct Firm {
     /// 0 means no reuse limit.
     pub password_reuse_limit: i64,
     pub password_composition: i64,
+    pub mfa_mode: String,
+    pub sso_mode: String,
+    pub ip_allow: String,
+    pub signin_hours: String,
+    pub time_zone: String,
+    /// 0 means the server's limit.
+    pub max_session_age_secs: i64,
+}
+
+impl Default for Firm {
+    fn default() -> Self {
+        let policy = FirmPolicy::default();
+        Firm {
+            id: String::new(),
+            name: String::new(),
+            region: None,
+            idle_timeout_secs: policy.idle_timeout_secs,
+            created_at: 0,
+            password_min_length: i64::try_from(PasswordPolicy::default().min_length).unwrap_or(12),
+            password_max_age_days: 0,
+            password_reuse_limit: 0,
+            password_composition: 0,
+            mfa_mode: policy.mfa.as_str().to_owned(),
+            sso_mode: policy.sso.as_str().to_owned(),
+            ip_allow: String::new(),
+            signin_hours: String::new(),
+            time_zone: policy.time_zone,
+            max_session_age_secs: 0,
+        }
+    }
+}
+
+impl Firm {
+    /// The stored settings as the policy model. Values were checked when they were set; one
+    /// that no longer parses is a corrupt record, not a silently relaxed rule.
+    pub fn policy(&self) -> StoreResult<FirmPolicy> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("firm {}: {what}", self.id));
+        Ok(FirmPolicy {
+            idle_timeout_secs: self.idle_timeout_secs,
+            max_session_age_secs: (self.max_session_age_secs > 0)
+                .then_some(self.max_session_age_secs),
+            mfa: self.mfa_mode.parse().map_err(corrupt)?,
+            sso: self.sso_mode.parse().map_err(corrupt)?,
+            ip_allow: parse_allowlist(&self.ip_allow).map_err(corrupt)?,
+            hours: if self.signin_hours.is_empty() {
+                None
+            } else {
+                Some(SignInHours::parse(&self.signin_hours).map_err(corrupt)?)
+            },
+            time_zone: self.time_zone.clone(),
+        })
+    }
 }
 
 const FIRM_COLUMNS: &str = "id, name, region, idle_timeout_secs, created_at, password_min_length, \
-     password_max_age_days, password_reuse_limit, password_composition";
+     password_max_age_days, password_reuse_limit, password_composition, mfa_mode, sso_mode, \
+     ip_allow, signin_hours, time_zone, max_session_age_secs";
 
 /// The numeric policy settings a firm admin may change, each one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +87,55 @@ pub enum FirmSetting {
     PasswordMaxAgeDays,
     PasswordReuseLimit,
     PasswordComposition,
+    MaxSessionAgeSecs,
+}
+
+/// The text policy settings, each one column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirmTextSetting {
+    MfaMode,
+    SsoMode,
+    IpAllow,
+    SigninHours,
+    TimeZone,
+}
+
+impl FirmTextSetting {
+    pub fn column(self) -> &'static str {
+        match self {
+            FirmTextSetting::MfaMode => "mfa_mode",
+            FirmTextSetting::SsoMode => "sso_mode",
+            FirmTextSetting::IpAllow => "ip_allow",
+            FirmTextSetting::SigninHours => "signin_hours",
+            FirmTextSetting::TimeZone => "time_zone",
+        }
+    }
+
+    pub fn current(self, firm: &Firm) -> &str {
+        match self {
+            FirmTextSetting::MfaMode => &firm.mfa_mode,
+            FirmTextSetting::SsoMode => &firm.sso_mode,
+            FirmTextSetting::IpAllow => &firm.ip_allow,
+            FirmTextSetting::SigninHours => &firm.signin_hours,
+            FirmTextSetting::TimeZone => &firm.time_zone,
+        }
+    }
+}
+
+/// The rules a firm may exempt a person from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExemptFrom {
+    Mfa,
+    Sso,
+}
+
+impl ExemptFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExemptFrom::Mfa => "mfa",
+            ExemptFrom::Sso => "sso",
+        }
+    }
 }
 
 impl FirmSetting {
@@ -41,6 +146,7 @@ impl FirmSetting {
             FirmSetting::PasswordMaxAgeDays => "password_max_age_days",
             FirmSetting::PasswordReuseLimit => "password_reuse_limit",
             FirmSetting::PasswordComposition => "password_composition",
+            FirmSetting::MaxSessionAgeSecs => "max_session_age_secs",
         }
     }
 
@@ -51,6 +157,7 @@ impl FirmSetting {
             FirmSetting::PasswordMaxAgeDays => firm.password_max_age_days,
             FirmSetting::PasswordReuseLimit => firm.password_reuse_limit,
             FirmSetting::PasswordComposition => firm.password_composition,
+            FirmSetting::MaxSessionAgeSecs => firm.max_session_age_secs,
         }
     }
 }
@@ -58,7 +165,7 @@ impl FirmSetting {
 impl Store {
     pub async fn insert_firm(&self, firm: &Firm) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&firm.id)
         .bind(&firm.name)
@@ -69,6 +176,12 @@ impl Store {
         .bind(firm.password_max_age_days)
         .bind(firm.password_reuse_limit)
         .bind(firm.password_composition)
+        .bind(&firm.mfa_mode)
+        .bind(&firm.sso_mode)
+        .bind(&firm.ip_allow)
+        .bind(&firm.signin_hours)
+        .bind(&firm.time_zone)
+        .bind(firm.max_session_age_secs)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -105,6 +218,110 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_firm_text_setting(
+        &self,
+        firm_id: &str,
+        setting: FirmTextSetting,
+        value: &str,
+    ) -> StoreResult<bool> {
+        // The column name comes from the closed `FirmTextSetting` list, never from input.
+        let sql = format!("UPDATE firms SET {} = $1 WHERE id = $2", setting.column());
+        let done = sqlx::query(&sql)
+            .bind(value)
+            .bind(firm_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The firm's policy, if the firm exists.
+    pub async fn firm_policy(&self, firm_id: &str) -> StoreResult<Option<FirmPolicy>> {
+        self.firm(firm_id).await?.map(|f| f.policy()).transpose()
+    }
+
+    /// What the firm exempts this person from.
+    pub async fn standing(&self, firm_id: &str, person_id: &str) -> StoreResult<PersonStanding> {
+        let rows = sqlx::query(
+            "SELECT policy FROM policy_exclusions WHERE firm_id = $1 AND person_id = $2",
+        )
+        .bind(firm_id)
+        .bind(person_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut standing = PersonStanding::default();
+        for r in rows {
+            match r.try_get::<String, _>("policy")?.as_str() {
+                "mfa" => standing.mfa_excluded = true,
+                "sso" => standing.sso_excluded = true,
+                _ => {}
+            }
+        }
+        Ok(standing)
+    }
+
+    /// Exempts (or no longer exempts) a person; `true` if something changed.
+    pub async fn set_exemption(
+        &self,
+        firm_id: &str,
+        person_id: &str,
+        rule: ExemptFrom,
+        exempt: bool,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = if exempt {
+            sqlx::query(
+                "INSERT INTO policy_exclusions (firm_id, person_id, policy, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (firm_id, person_id, policy) DO NOTHING",
+            )
+            .bind(firm_id)
+            .bind(person_id)
+            .bind(rule.as_str())
+            .bind(now)
+            .execute(self.pool())
+            .await?
+        } else {
+            sqlx::query(
+                "DELETE FROM policy_exclusions WHERE firm_id = $1 AND person_id = $2 AND policy = $3",
+            )
+            .bind(firm_id)
+            .bind(person_id)
+            .bind(rule.as_str())
+            .execute(self.pool())
+            .await?
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The e-mail addresses a firm exempts from `rule`.
+    pub async fn exempted(&self, firm_id: &str, rule: ExemptFrom) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT p.email FROM policy_exclusions x JOIN people p ON p.id = x.person_id \
+             WHERE x.firm_id = $1 AND x.policy = $2 ORDER BY p.email_key",
+        )
+        .bind(firm_id)
+        .bind(rule.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("email").map_err(Into::into))
+            .collect()
+    }
+
+    /// Whether any firm the person belongs to requires MFA of them (not exempted).
+    pub async fn mfa_required_by_a_firm(&self, person_id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT f.name FROM memberships m JOIN firms f ON f.id = m.firm_id \
+             WHERE m.person_id = $1 AND f.mfa_mode = 'required' AND NOT EXISTS \
+             (SELECT 1 FROM policy_exclusions x WHERE x.firm_id = f.id AND x.person_id = $1 AND x.policy = 'mfa') \
+             ORDER BY f.name LIMIT 1",
+        )
+        .bind(person_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| r.try_get::<String, _>("name").map_err(Into::into))
+            .transpose()
     }
 
     /// The strictest password lifecycle among the firms a person belongs to (one password serves

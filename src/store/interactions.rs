@@ -21,6 +21,8 @@ pub struct InteractionRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub completed_at: Option<i64>,
+    /// The answer to the firm's MFA set-up offer: `setup` or `skipped`.
+    pub mfa_offer: Option<String>,
 }
 
 impl Store {
@@ -52,7 +54,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<Option<InteractionRecord>> {
         Ok(sqlx::query_as::<_, InteractionRecord>(
-            "SELECT id, browser_hash, client_id, request, firm_id, authenticated_session_id, consent, created_at, expires_at, completed_at \
+            "SELECT id, browser_hash, client_id, request, firm_id, authenticated_session_id, consent, created_at, expires_at, completed_at, mfa_offer \
              FROM interactions WHERE id = $1 AND browser_hash = $2 AND expires_at > $3 AND completed_at IS NULL",
         )
         .bind(id)
@@ -86,6 +88,17 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    pub async fn set_interaction_mfa_offer(&self, id: &str, answer: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE interactions SET mfa_offer = $1 WHERE id = $2 AND completed_at IS NULL",
+        )
+        .bind(answer)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

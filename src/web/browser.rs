@@ -18,6 +18,9 @@ use crate::web::params::Params;
 #[derive(Debug, Clone)]
 pub struct Browser {
     secret: BearerToken,
+    /// The client's address (socket, or a trusted proxy's forwarded value; `None` when that
+    /// value is unparsable), for the firm's IP allowlist.
+    pub ip: Option<std::net::IpAddr>,
     /// Set when the cookie was just minted and must be sent back.
     pub set_cookie: Option<HeaderValue>,
 }
@@ -61,15 +64,22 @@ impl FromRequestParts<AppState> for Browser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let secure = state.settings.cookies_secure();
+        let Ok(super::client_ip::ClientIp(ip)) =
+            super::client_ip::ClientIp::from_request_parts(parts, state).await;
         match cookies::read(&parts.headers, CookieName::Browser, secure) {
             Some(value) if value.len() == 43 => Ok(Browser {
                 secret: BearerToken::from_presented(&value),
+                ip,
                 set_cookie: None,
             }),
             _ => {
                 let secret = BearerToken::generate();
                 let set_cookie = cookies::set(CookieName::Browser, secret.expose(), secure);
-                Ok(Browser { secret, set_cookie })
+                Ok(Browser {
+                    secret,
+                    ip,
+                    set_cookie,
+                })
             }
         }
     }

@@ -1,5 +1,7 @@
 //! The client's address: the TCP peer, or, when the peer is a trusted proxy
-//! (`FIRMGATE_TRUSTED_PROXIES`), the right-most untrusted address in `X-Forwarded-For`.
+//! (`FIRMGATE_TRUSTED_PROXIES`), the right-most untrusted address in `X-Forwarded-For`. A
+//! forwarded value from a trusted proxy that does not parse gives no address at all (`None`),
+//! so a firm's IP allowlist fails closed.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -32,7 +34,7 @@ pub fn resolve(peer: Option<IpAddr>, forwarded: Option<&str>, trusted: &[IpNet])
                     break;
                 }
             }
-            Err(_) => break,
+            Err(_) => return None,
         }
     }
     Some(chosen)
@@ -102,6 +104,16 @@ mod tests {
             resolve(Some(proxy), Some("198.51.100.1, 10.0.0.7"), &trusted),
             Some("198.51.100.1".parse().unwrap())
         );
-        assert_eq!(resolve(Some(proxy), Some("garbage"), &trusted), Some(proxy));
+        // A trusted proxy's unparsable value: no address, so allowlists fail closed.
+        assert_eq!(resolve(Some(proxy), Some("garbage"), &trusted), None);
+        assert_eq!(
+            resolve(Some(proxy), Some("198.51.100.1, 10.0.0.7:443"), &trusted),
+            None
+        );
+        // An untrusted peer's header is ignored entirely, garbage or not.
+        assert_eq!(
+            resolve(Some(outsider), Some("garbage"), &trusted),
+            Some(outsider)
+        );
     }
 }

@@ -118,11 +118,25 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// A firm with MFA `off`, so that tests of other things see no set-up offer. (The default,
+    /// `prompt`, has its own tests in tests/it/policy.rs.)
     pub async fn firm(&self, name: &str) -> String {
-        create_firm(&self.state, name, Some("gb"))
+        let id = create_firm(&self.state, name, Some("gb"))
             .await
             .expect("firm")
-            .id
+            .id;
+        firmgate::admin::firms::set_policy(
+            &self.state,
+            &id,
+            &firmgate::admin::firms::PolicyChange {
+                mfa: Some("off".into()),
+                ..Default::default()
+            },
+            &firmgate::audit::Actor::default(),
+        )
+        .await
+        .expect("policy");
+        id
     }
 
     pub async fn person(&self, firm_id: &str, email: &str) -> String {

@@ -10,7 +10,7 @@ use crate::error::OAuthError;
 use crate::oidc::grants::signing_failed;
 use crate::oidc::token::TokenResponse;
 use crate::oidc::tokens::{self, UserGrant};
-use crate::policy::FirmPolicy;
+use crate::policy::PersonStanding;
 use crate::signin::session;
 use crate::store::clients::ClientRecord;
 use crate::store::grants::Rotation;
@@ -49,18 +49,35 @@ pub async fn refresh(
     else {
         return Err(invalid());
     };
+    // The firm's policy applies at every refresh: its network rule, and for a grant bound to a
+    // browser session, the firm's idle and maximum-age limits.
+    let policy = state.store.firm_policy(firm_id).await?.unwrap_or_default();
+    let ip = actor.ip.as_deref().and_then(|ip| ip.parse().ok());
+    if !policy.network_allows(ip) {
+        audit::record(
+            &state.store,
+            AuditEvent::PolicyRefused {
+                person_id,
+                firm_id,
+                client_id: &client.id,
+                rule: "ip_allowlist",
+            },
+            actor,
+            now,
+        )
+        .await?;
+        return Err(OAuthError::invalid_grant(
+            "the firm does not allow access from this network",
+        ));
+    }
     if grant.offline == 0 {
+        let verdict = policy.verdict(PersonStanding::default(), ip, now);
         let live = match grant.session_id.as_deref() {
             Some(sid) => match state.store.session(sid).await? {
                 Some(s) => {
-                    let firm = state.store.firm(firm_id).await?;
-                    let policy = FirmPolicy {
-                        idle_timeout_secs: firm
-                            .map_or(crate::policy::DEFAULT_IDLE_TIMEOUT_SECS, |f| {
-                                f.idle_timeout_secs
-                            }),
-                    };
-                    session::is_live(state, &s, now) && !policy.idle_expired(s.last_seen_at, now)
+                    session::is_live(state, &s, now)
+                        && !verdict.idle_expired(s.last_seen_at, now)
+                        && !verdict.too_old(s.auth_time, now)
                 }
                 None => false,
             },

@@ -1,6 +1,7 @@
 //! The sign-in order as a table: one row per combination that matters.
 
 use super::*;
+use crate::policy::{FirmVerdict, MfaDemand};
 
 const NOW: UnixTime = 1_000_000;
 
@@ -10,6 +11,7 @@ fn live(auth_age: i64) -> Option<SessionFacts> {
         last_seen_at: NOW - 60,
         authenticated_here: false,
         hint_mismatch: false,
+        federated: false,
     })
 }
 
@@ -19,6 +21,7 @@ fn fresh() -> Option<SessionFacts> {
         last_seen_at: NOW,
         authenticated_here: true,
         hint_mismatch: false,
+        federated: false,
     })
 }
 
@@ -28,10 +31,18 @@ fn base() -> FlowInput {
         prompt: Prompt::default(),
         max_age: None,
         session: None,
-        firm: FirmFacts::Resolved(FirmPolicy::default()),
+        firm: FirmFacts::Resolved(no_rules()),
         consent: ConsentFacts::default(),
         password_change_required: false,
         mfa: MfaFacts::default(),
+    }
+}
+
+/// A firm whose rules ask nothing of this sign-in (MFA off, no SSO, anywhere, any time).
+fn no_rules() -> FirmVerdict {
+    FirmVerdict {
+        mfa: MfaDemand::Nothing,
+        ..FirmVerdict::default()
     }
 }
 
@@ -41,6 +52,7 @@ fn mfa_pending() -> MfaFacts {
         enrolled: true,
         verified_in_session: false,
         requested: false,
+        offer_answer: None,
     }
 }
 
@@ -49,6 +61,7 @@ fn mfa_done() -> MfaFacts {
         enrolled: true,
         verified_in_session: true,
         requested: false,
+        offer_answer: None,
     }
 }
 
@@ -82,6 +95,7 @@ fn next_step_table() {
         last_seen_at: NOW - 8 * 3600 - 1,
         authenticated_here: false,
         hint_mismatch: false,
+        federated: false,
     });
     let idle_edge = Some(SessionFacts {
         last_seen_at: NOW - 8 * 3600,
@@ -126,7 +140,7 @@ fn next_step_table() {
             FlowInput { session: idle_edge, consent: remembered(), ..base() }, Step::Issue),
         ("30-minute firm timeout applies at once",
             FlowInput { session: live(3600).map(|s| SessionFacts { last_seen_at: NOW - 1801, ..s }),
-                firm: FirmFacts::Resolved(FirmPolicy { idle_timeout_secs: 1800 }), consent: remembered(), ..base() }, Step::Login),
+                firm: FirmFacts::Resolved(FirmVerdict { idle_timeout_secs: 1800, ..no_rules() }), consent: remembered(), ..base() }, Step::Login),
         ("id_token_hint for someone else -> login",
             FlowInput { session: mismatch.clone(), consent: remembered(), ..base() }, Step::Login),
         ("id_token_hint for someone else, prompt=none -> login_required",
