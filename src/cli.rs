@@ -94,57 +94,61 @@ enum FirmCommand {
         out: JsonFlag,
     },
     /// Change a firm's policy.
-    Policy {
-        #[arg(long)]
-        firm: String,
-        /// Sign out after this long without activity (e.g. 30m, 8h).
-        #[arg(long)]
-        idle_timeout: Option<String>,
-        /// Minimum password length for the firm's people (8 to 128; default 12).
-        #[arg(long)]
-        password_min_length: Option<i64>,
-        /// Days after which a password must be changed at sign-in (1 to 730; 0 = never, the default).
-        #[arg(long)]
-        password_max_age: Option<i64>,
-        /// Refuse the last N passwords when choosing a new one (0 to 24; 0 = off, the default).
-        #[arg(long)]
-        password_reuse_limit: Option<i64>,
-        /// Ask for upper- and lower-case letters, a digit and a symbol (off by default).
-        #[arg(long, value_parser = ["on", "off"])]
-        password_composition: Option<String>,
-        /// Two-step sign-in: required, prompt (the default: offered, may be skipped) or off.
-        #[arg(long, value_parser = ["required", "prompt", "off"])]
-        mfa: Option<String>,
-        /// Single sign-on the firm's people must use: off, microsoft, google or any.
-        #[arg(long, value_parser = ["off", "microsoft", "google", "any"])]
-        require_sso: Option<String>,
-        /// Comma-separated IPv4/IPv6 CIDRs allowed to sign in ("" = anywhere).
-        #[arg(long)]
-        ip_allow: Option<String>,
-        /// Days and hours sign-in is allowed, e.g. "Mon-Fri 07:00-19:00" ("always" = any time).
-        #[arg(long)]
-        sign_in_hours: Option<String>,
-        /// The firm's time zone for the sign-in hours (IANA name, e.g. Europe/London).
-        #[arg(long)]
-        time_zone: Option<String>,
-        /// Sign in again after this long, however active (e.g. 10h; 0s = the server's limit).
-        #[arg(long)]
-        max_session_age: Option<String>,
-        /// Exempt a member (by e-mail) from the MFA rule; repeatable.
-        #[arg(long = "mfa-exempt")]
-        mfa_exempt: Vec<String>,
-        /// End a member's MFA exemption; repeatable.
-        #[arg(long = "mfa-unexempt")]
-        mfa_unexempt: Vec<String>,
-        /// Exempt a member (by e-mail) from the SSO rule (a break-glass admin); repeatable.
-        #[arg(long = "sso-exempt")]
-        sso_exempt: Vec<String>,
-        /// End a member's SSO exemption; repeatable.
-        #[arg(long = "sso-unexempt")]
-        sso_unexempt: Vec<String>,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
+    Policy(Box<PolicyArgs>),
+}
+
+/// The settings of `firm policy`; each left out stays as it is.
+#[derive(clap::Args, Debug)]
+struct PolicyArgs {
+    #[arg(long)]
+    firm: String,
+    /// Sign out after this long without activity (e.g. 30m, 8h).
+    #[arg(long)]
+    idle_timeout: Option<String>,
+    /// Minimum password length for the firm's people (8 to 128; default 12).
+    #[arg(long)]
+    password_min_length: Option<i64>,
+    /// Days after which a password must be changed at sign-in (1 to 730; 0 = never, the default).
+    #[arg(long)]
+    password_max_age: Option<i64>,
+    /// Refuse the last N passwords when choosing a new one (0 to 24; 0 = off, the default).
+    #[arg(long)]
+    password_reuse_limit: Option<i64>,
+    /// Ask for upper- and lower-case letters, a digit and a symbol (off by default).
+    #[arg(long, value_parser = ["on", "off"])]
+    password_composition: Option<String>,
+    /// Two-step sign-in: required, prompt (the default: offered, may be skipped) or off.
+    #[arg(long, value_parser = ["required", "prompt", "off"])]
+    mfa: Option<String>,
+    /// Single sign-on the firm's people must use: off, microsoft, google or any.
+    #[arg(long, value_parser = ["off", "microsoft", "google", "any"])]
+    require_sso: Option<String>,
+    /// Comma-separated IPv4/IPv6 CIDRs allowed to sign in ("" = anywhere).
+    #[arg(long)]
+    ip_allow: Option<String>,
+    /// Days and hours sign-in is allowed, e.g. "Mon-Fri 07:00-19:00" ("always" = any time).
+    #[arg(long)]
+    sign_in_hours: Option<String>,
+    /// The firm's time zone for the sign-in hours (IANA name, e.g. Europe/London).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// Sign in again after this long, however active (e.g. 10h; 0s = the server's limit).
+    #[arg(long)]
+    max_session_age: Option<String>,
+    /// Exempt a member (by e-mail) from the MFA rule; repeatable.
+    #[arg(long = "mfa-exempt")]
+    mfa_exempt: Vec<String>,
+    /// End a member's MFA exemption; repeatable.
+    #[arg(long = "mfa-unexempt")]
+    mfa_unexempt: Vec<String>,
+    /// Exempt a member (by e-mail) from the SSO rule (a break-glass admin); repeatable.
+    #[arg(long = "sso-exempt")]
+    sso_exempt: Vec<String>,
+    /// End a member's SSO exemption; repeatable.
+    #[arg(long = "sso-unexempt")]
+    sso_unexempt: Vec<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Subcommand, Debug)]
@@ -296,7 +300,10 @@ pub fn run() -> ExitCode {
 fn wants_json(c: &Command) -> bool {
     match c {
         Command::Firm {
-            command: FirmCommand::Create { out, .. } | FirmCommand::Policy { out, .. },
+            command: FirmCommand::Policy(args),
+        } => args.out.json,
+        Command::Firm {
+            command: FirmCommand::Create { out, .. },
         }
         | Command::User {
             command:
@@ -386,25 +393,26 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                         &format!("created firm {} ({})", firm.id, firm.name),
                     );
                 }
-                FirmCommand::Policy {
-                    firm,
-                    idle_timeout,
-                    password_min_length,
-                    password_max_age,
-                    password_reuse_limit,
-                    password_composition,
-                    mfa,
-                    require_sso,
-                    ip_allow,
-                    sign_in_hours,
-                    time_zone,
-                    max_session_age,
-                    mfa_exempt,
-                    mfa_unexempt,
-                    sso_exempt,
-                    sso_unexempt,
-                    out,
-                } => {
+                FirmCommand::Policy(args) => {
+                    let PolicyArgs {
+                        firm,
+                        idle_timeout,
+                        password_min_length,
+                        password_max_age,
+                        password_reuse_limit,
+                        password_composition,
+                        mfa,
+                        require_sso,
+                        ip_allow,
+                        sign_in_hours,
+                        time_zone,
+                        max_session_age,
+                        mfa_exempt,
+                        mfa_unexempt,
+                        sso_exempt,
+                        sso_unexempt,
+                        out,
+                    } = *args;
                     use crate::store::firms::ExemptFrom;
                     let exemptions = [
                         (ExemptFrom::Mfa, mfa_exempt, true),

@@ -47,7 +47,12 @@ impl SignInHours {
                     }
                     days.iter_mut().take(b + 1).skip(a).for_each(|d| *d = true);
                 }
-                None => days[day_index(piece).ok_or_else(bad)?] = true,
+                None => {
+                    let i = day_index(piece).ok_or_else(bad)?;
+                    if let Some(d) = days.get_mut(i) {
+                        *d = true;
+                    }
+                }
             }
         }
         let (from, to) = window.trim().split_once('-').ok_or_else(bad)?;
