@@ -98,9 +98,15 @@ await step('the sign-in page: labelled inputs, clear error next to the form, foc
   await inspect(page, '03-sign-in-error', 'Sign in')
 })
 
-await step('signing in leads to consent, in plain words', async () => {
+await step('signing in offers two-step sign-in (the firm default), which may be skipped', async () => {
   await page.getByLabel('Password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/signin\/mfa-offer/)
+  await inspect(page, '04a-mfa-offer', 'Protect your account')
+  await page.getByRole('button', { name: 'Not now' }).click()
+})
+
+await step('then consent, in plain words', async () => {
   await page.waitForURL(/\/signin\/consent/)
   const items = await page.locator('ul.scopes li').allTextContents()
   assert(items.includes('See your email address') && items.includes('See your name'), `scopes: ${items}`)
@@ -184,6 +190,8 @@ await step('My Profile: live strength estimate, a refused and an accepted passwo
   await page.getByLabel('Email address').fill(EMAIL)
   await page.getByLabel('Password').fill('maple orbit canyon velvet')
   await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/signin\/mfa-offer/)
+  await page.getByRole('button', { name: 'Not now' }).click()
   await page.waitForURL(/\/account$/)
   await inspect(page, '16-my-profile', 'My Profile')
   const firms = await page.locator('section[aria-labelledby=firms-heading] li').allTextContents()

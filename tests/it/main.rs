@@ -17,6 +17,7 @@ mod interop;
 mod logout;
 mod mfa;
 mod pages;
+mod policy;
 mod profile;
 mod refresh;
 mod support;

@@ -334,6 +334,19 @@ pub fn header(jwt: &str) -> Value {
 }
 
 impl Browser {
+    /// A browser whose every request carries `headers` (an `X-Forwarded-For` from a proxy).
+    pub fn with_headers(server: &TestServer, headers: reqwest::header::HeaderMap) -> Browser {
+        Browser {
+            http: Client::builder()
+                .cookie_store(true)
+                .default_headers(headers)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("browser"),
+            base: server.base.clone(),
+        }
+    }
+
     pub fn new(server: &TestServer) -> Browser {
         Browser {
             http: Client::builder()

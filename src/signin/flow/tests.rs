@@ -192,6 +192,49 @@ fn next_step_table() {
             FlowInput { prompt: NONE, session: live(10), mfa: MfaFacts { requested: true, ..Default::default() }, consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
         ("set-up comes after the firm is known",
             FlowInput { session: fresh(), mfa: MfaFacts { requested: true, ..Default::default() }, firm: FirmFacts::Choose, ..base() }, Step::SelectFirm),
+        // Firm policy (issue 5), on every authorization, live sessions included.
+        ("address outside the firm's allowlist -> access_denied",
+            FlowInput { session: live(10), firm: FirmFacts::Resolved(FirmVerdict { network_allowed: false, ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::NetworkRefused)),
+        ("outside the allowlist even right after signing in",
+            FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { network_allowed: false, ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::NetworkRefused)),
+        ("outside sign-in hours -> access_denied, with prompt=none too",
+            FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Resolved(FirmVerdict { within_hours: false, ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::OutsideHours)),
+        ("session older than the firm's maximum age -> sign in again",
+            FlowInput { session: live(3601), firm: FirmFacts::Resolved(FirmVerdict { max_session_age_secs: Some(3600), ..no_rules() }), consent: remembered(), ..base() }, Step::Login),
+        ("session older than the firm's maximum age with prompt=none -> login_required",
+            FlowInput { prompt: NONE, session: live(3601), firm: FirmFacts::Resolved(FirmVerdict { max_session_age_secs: Some(3600), ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("session within the maximum age -> issue",
+            FlowInput { session: live(3599), firm: FirmFacts::Resolved(FirmVerdict { max_session_age_secs: Some(3600), ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("SSO required, password session -> the SSO page",
+            FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["microsoft"], ..no_rules() }), consent: remembered(), ..base() }, Step::SsoRequired(&["microsoft"])),
+        ("SSO required, password session, prompt=none -> login_required",
+            FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
+        ("SSO required, federated session -> issue",
+            FlowInput { session: Some(SessionFacts { federated: true, ..live(10).unwrap() }), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("MFA required, none set up -> set-up, before consent",
+            FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::EnrolMfa),
+        ("MFA required on a live session -> set-up at the next authorization",
+            FlowInput { session: live(10), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: remembered(), ..base() }, Step::EnrolMfa),
+        ("MFA required, prompt=none -> interaction_required",
+            FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::InteractionRequired)),
+        ("MFA required cannot be skipped by answering the offer",
+            FlowInput { session: fresh(), mfa: MfaFacts { offer_answer: Some(false), ..Default::default() }, firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: remembered(), ..base() }, Step::EnrolMfa),
+        ("MFA required and set up -> the challenge, then issue",
+            FlowInput { session: fresh(), mfa: mfa_pending(), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: remembered(), ..base() }, Step::ChallengeMfa),
+        ("MFA offered -> the offer",
+            FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Offer, ..no_rules() }), consent: remembered(), ..base() }, Step::OfferMfa),
+        ("MFA offered, skipped here -> on to consent",
+            FlowInput { session: fresh(), mfa: MfaFacts { offer_answer: Some(false), ..Default::default() }, firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Offer, ..no_rules() }), ..base() }, Step::Consent),
+        ("MFA offered, accepted here -> set-up",
+            FlowInput { session: fresh(), mfa: MfaFacts { offer_answer: Some(true), ..Default::default() }, firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Offer, ..no_rules() }), consent: remembered(), ..base() }, Step::EnrolMfa),
+        ("MFA offered with prompt=none -> no page, issue",
+            FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Offer, ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("MFA offered to someone who has it -> no offer",
+            FlowInput { session: fresh(), mfa: mfa_done(), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Offer, ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("the network rule outranks MFA set-up and SSO",
+            FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { network_allowed: false, mfa: MfaDemand::Require, sso_required: &["microsoft"], ..no_rules() }), ..base() }, Step::Deny(Denial::NetworkRefused)),
+        ("a temporary password comes before firm rules",
+            FlowInput { session: fresh(), password_change_required: true, firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), ..base() }, Step::ChangePassword),
         ("no session outranks a consent answer",
             FlowInput { consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::Login),
     ];
@@ -209,4 +252,86 @@ fn denials_map_to_oidc_error_codes() {
         "interaction_required"
     );
     assert_eq!(Denial::AccessDenied("x").error_code(), "access_denied");
+}
+
+/// Every combination of MFA mode, SSO rule, federation, network, hours, session age, temporary
+/// password, prompt, max_age and factor state: the invariants that must hold in all of them.
+#[test]
+fn policy_invariants_hold_in_every_combination() {
+    let demands = [MfaDemand::Nothing, MfaDemand::Offer, MfaDemand::Require];
+    let ssos: [&'static [&'static str]; 2] = [&[], &["microsoft"]];
+    let sessions = [fresh(), live(10), live(7200)];
+    let prompts = [Prompt::default(), NONE, LOGIN];
+    let factors = [(false, false), (true, false), (true, true)];
+    let mut checked = 0;
+    for demand in demands {
+        for sso in ssos {
+            for federated in [false, true] {
+                for network in [true, false] {
+                    for hours in [true, false] {
+                        for session in &sessions {
+                            for temporary in [false, true] {
+                                for prompt in prompts {
+                                    for max_age in [None, Some(5)] {
+                                        for (enrolled, verified) in factors {
+                                            let verdict = FirmVerdict {
+                                                network_allowed: network,
+                                                within_hours: hours,
+                                                max_session_age_secs: Some(3600),
+                                                mfa: demand,
+                                                sso_required: sso,
+                                                ..no_rules()
+                                            };
+                                            let input = FlowInput {
+                                                prompt,
+                                                max_age,
+                                                session: session
+                                                    .clone()
+                                                    .map(|s| SessionFacts { federated, ..s }),
+                                                firm: FirmFacts::Resolved(verdict),
+                                                consent: remembered(),
+                                                password_change_required: temporary,
+                                                mfa: MfaFacts {
+                                                    enrolled,
+                                                    verified_in_session: verified,
+                                                    ..Default::default()
+                                                },
+                                                ..base()
+                                            };
+                                            let step = next_step(&input);
+                                            let why = format!("{input:?} -> {step:?}");
+                                            if step == Step::Issue {
+                                                assert!(network && hours, "{why}");
+                                                assert!(sso.is_empty() || federated, "{why}");
+                                                assert!(!temporary, "{why}");
+                                                assert!(!enrolled || verified, "{why}");
+                                                assert!(
+                                                    demand != MfaDemand::Require || verified,
+                                                    "{why}"
+                                                );
+                                            }
+                                            if prompt.none {
+                                                assert!(
+                                                    matches!(step, Step::Issue | Step::Deny(_)),
+                                                    "prompt=none never shows a page: {why}"
+                                                );
+                                            }
+                                            if step == Step::OfferMfa {
+                                                assert!(
+                                                    demand == MfaDemand::Offer && !enrolled,
+                                                    "{why}"
+                                                );
+                                            }
+                                            checked += 1;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 2 * 2 * 2 * 2 * 3 * 2 * 3 * 2 * 3);
 }
