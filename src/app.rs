@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oidc::routes())
         .merge(crate::signin::routes())
         .merge(crate::account::routes())
+        .merge(crate::admin::console::routes())
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)
@@ -119,11 +120,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 async fn not_found() -> impl IntoResponse {
-    crate::error::PageError {
-        status: StatusCode::NOT_FOUND,
-        title: "Page not found".into(),
-        message: "There is no page at this address.".into(),
-    }
+    crate::error::PageError::not_found()
 }
 
 /// Binds `listener` and serves until the process is stopped; SIGTERM/Ctrl-C finish requests

@@ -122,6 +122,22 @@ pub enum AuditEvent<'a> {
         client_id: &'a str,
         rule: &'a str,
     },
+    /// A firm admin changed a membership: `change` is `role` or `removed`.
+    MembershipChanged {
+        firm_id: &'a str,
+        person_id: &'a str,
+        by: &'a str,
+        change: &'a str,
+        old: &'a str,
+        new: &'a str,
+    },
+    /// Someone reached for a firm's admin console without being its admin (or for an object
+    /// of another firm): answered 404.
+    AdminAccessRefused {
+        person_id: &'a str,
+        firm_id: &'a str,
+        path: &'a str,
+    },
     /// Sessions ended from My Profile: `which` is `one`, `others` or `all`.
     SessionsEnded {
         person_id: &'a str,
@@ -334,6 +350,31 @@ impl AuditEvent<'_> {
                 r.firm_id = own(firm_id);
                 r.client_id = own(client_id);
                 r.detail = Some(json!({ "rule": rule }).to_string());
+            }
+            AuditEvent::MembershipChanged {
+                firm_id,
+                person_id,
+                by,
+                change,
+                old,
+                new,
+            } => {
+                r.kind = "membership_changed";
+                r.firm_id = own(firm_id);
+                r.person_id = own(person_id);
+                r.detail =
+                    Some(json!({ "change": change, "old": old, "new": new, "by": by }).to_string());
+            }
+            AuditEvent::AdminAccessRefused {
+                person_id,
+                firm_id,
+                path,
+            } => {
+                r.kind = "admin_access";
+                r.outcome = "refused";
+                r.person_id = own(person_id);
+                // The firm asked for, which need not exist; kept in the detail, not as a link.
+                r.detail = Some(json!({ "firm": firm_id, "path": path }).to_string());
             }
             AuditEvent::SessionsEnded {
                 person_id,

@@ -128,6 +128,7 @@ async fn start(State(state): State<AppState>) -> Result<Response, PageError> {
         &client.id,
         &format!("{issuer}/demo/callback"),
         "openid profile email",
+        &[],
     )?;
     let cookie_value = pending.to_cookie_value();
     let cookie = cookie::Cookie::build((DEMO_COOKIE, cookie_value))

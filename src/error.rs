@@ -150,6 +150,13 @@ impl PageError {
              page and try again.",
         )
     }
+    pub fn not_found() -> Self {
+        PageError {
+            status: StatusCode::NOT_FOUND,
+            title: "Page not found".into(),
+            message: "There is no page at this address.".into(),
+        }
+    }
     pub fn unavailable() -> Self {
         PageError {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -392,6 +392,17 @@ pub async fn owner_reset(
         Some(p) => p,
         None => return Err(AccountError::NotOwner(firm_id.to_owned())),
     };
+    owner_reset_by(state, firm_id, &owner, member_email, actor).await
+}
+
+/// The same, for an owner already known (the admin console's signed-in owner).
+pub async fn owner_reset_by(
+    state: &AppState,
+    firm_id: &str,
+    owner: &Person,
+    member_email: &str,
+    actor: &Actor,
+) -> Result<Person, AccountError> {
     let is_owner = state
         .store
         .membership(firm_id, &owner.id)

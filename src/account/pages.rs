@@ -20,14 +20,14 @@ use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
 use crate::web::render;
 
-pub(super) struct SignedIn {
-    pub(super) session: SessionRecord,
-    pub(super) person: Person,
+pub(crate) struct SignedIn {
+    pub(crate) session: SessionRecord,
+    pub(crate) person: Person,
 }
 
 /// The person behind a live session, if My Profile may be shown to them now: within the
 /// shortest idle sign-out of their firms, and with no forced password step pending.
-pub(super) async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SignedIn>, PageError> {

@@ -197,6 +197,13 @@ pub async fn set_policy(
         exemptions.push((*rule, person, *exempt));
     }
     let now = state.clock.now();
+    // Unchanged values are neither written nor audited.
+    let changes = changes
+        .into_iter()
+        .filter(|(setting, value)| setting.current(&firm) != *value);
+    let text_changes = text_changes
+        .into_iter()
+        .filter(|(setting, value)| setting.current(&firm) != value.as_str());
     for (setting, value) in changes {
         state
             .store

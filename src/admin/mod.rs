@@ -1,8 +1,11 @@
-//! Administration as a library: create firms, people and clients, rotate keys. The CLI calls
-//! these; so will the admin console. Every change is audited.
+//! Administration: create firms, people and clients, change policy and memberships (the CLI's
+//! library), and the firm admin console (`console`) built on the same functions. Every change
+//! is audited.
 
 pub mod clients;
+pub mod console;
 pub mod firms;
+pub mod members;
 pub mod users;
 
 use crate::store::StoreError;

@@ -41,6 +41,7 @@ impl Pending {
         client_id: &str,
         redirect_uri: &str,
         scope: &str,
+        extra: &[(&str, &str)],
     ) -> Result<String, PageError> {
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(self.verifier.as_bytes()));
         let mut url =
@@ -53,7 +54,8 @@ impl Pending {
             .append_pair("state", &self.state)
             .append_pair("nonce", &self.nonce)
             .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
+            .append_pair("code_challenge_method", "S256")
+            .extend_pairs(extra);
         Ok(url.into())
     }
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod firm_members;
 pub mod firms;
 pub mod grants;
 pub mod interactions;

@@ -78,7 +78,7 @@ fn admin_commands_print_one_json_object() {
     assert!(ok, "{err}");
     assert_eq!(user["new_person"], true);
     let (_, second_firm, _) = cli.run(&["firm", "create", "--name", "Second LLP", "--json"]);
-    let (ok, again, _) = cli.run(&[
+    let (ok, again, err) = cli.run(&[
         "user",
         "create",
         "--firm",
@@ -91,7 +91,7 @@ fn admin_commands_print_one_json_object() {
         "another long passphrase",
         "--json",
     ]);
-    assert!(ok);
+    assert!(ok, "{err}");
     assert_eq!(again["id"], user["id"], "one person, two memberships");
     assert_eq!(again["new_person"], false);
     let (ok, client, err) = cli.run(&[

@@ -10,6 +10,7 @@
 )]
 
 mod accounts;
+mod admin;
 mod authorize;
 mod cli;
 mod codes;

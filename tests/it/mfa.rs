@@ -12,7 +12,7 @@ use crate::profile::{open_profile, profile_html};
 use crate::support::*;
 
 /// The code for unix time `t` (SHA-1, 6 digits, 30 s), computed by totp-lite.
-fn oath(secret_b32: &str, t: i64) -> String {
+pub(crate) fn oath(secret_b32: &str, t: i64) -> String {
     let secret = data_encoding::BASE32_NOPAD
         .decode(secret_b32.as_bytes())
         .expect("a base32 secret");
@@ -29,14 +29,14 @@ async fn server_with_mail() -> (TestServer, SmtpSink) {
     (server, sink)
 }
 
-struct Enrolled {
-    secret: String,
-    recovery: Vec<String>,
+pub(crate) struct Enrolled {
+    pub(crate) secret: String,
+    pub(crate) recovery: Vec<String>,
 }
 
 /// Activates MFA on My Profile in `browser`; returns the secret as the page showed it and the
 /// recovery codes. The activation uses the codes for now-30s and now.
-async fn enrol(server: &TestServer, browser: &Browser, email: &str) -> Enrolled {
+pub(crate) async fn enrol(server: &TestServer, browser: &Browser, email: &str) -> Enrolled {
     let page = profile_html(browser, email).await;
     assert!(text_of(&page, "#mfa-status").starts_with("Off."));
     let csrf = hidden(&page, "csrf").unwrap();
