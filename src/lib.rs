@@ -18,8 +18,10 @@
 //!   - [`account`] (its domain half): password rules with the firm lifecycle (expiry, reuse,
 //!     composition), changes, reset links, invitations; `account::mfa` (TOTP factors, recovery
 //!     codes, the code check with its throttle and replay refusal, owner reset).
-//!   - [`admin`]: create firms, people, clients (the CLI's library).
-//!   - [`policy`]: firm policy and password rules, pure (no axum, no sqlx).
+//!   - [`admin`]: create firms, people, clients, change policy and memberships (the CLI's
+//!     library), and the firm admin console (`admin::console`, `/admin`).
+//!   - [`policy`]: firm policy (MFA, SSO, IP allowlist, sign-in hours, session limits) and
+//!     password rules, pure (no axum, no sqlx).
 //!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS, TOTP.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.
