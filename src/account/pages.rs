@@ -48,9 +48,11 @@ pub(crate) async fn signed_in(
     if person.password_temporary != 0 || policy.expired(changed_at, now) {
         return Ok(None);
     }
-    // With MFA on, a password-only session is not enough: the journey challenges first.
-    if super::mfa::is_active(state, &person.id).await?
-        && !crate::oidc::claims::amr_has_mfa(&session.amr)
+    // With MFA on, or required by one of the person's firms, a password-only session is not
+    // enough: the journey challenges (or sets it up) first.
+    if !crate::oidc::claims::amr_has_mfa(&session.amr)
+        && (super::mfa::is_active(state, &person.id).await?
+            || state.store.mfa_required_by_a_firm(&person.id).await?.is_some())
     {
         return Ok(None);
     }

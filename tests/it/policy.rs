@@ -148,6 +148,8 @@ async fn required_mfa_sends_everyone_without_it_through_set_up_unless_exempted()
     // the MFA rule (it applies at sign-in and authorization).
     let (status, _) = refresh(&server, &fx, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
+    // My Profile is no way around it either.
+    assert!(live.get("/account").await.status().is_redirection());
 
     // An exempted person signs in with the password alone.
     policy(
