@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::signin::routes())
         .merge(crate::account::routes())
         .merge(crate::admin::console::routes())
+        .merge(crate::admin::api::routes())
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)

@@ -442,22 +442,7 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                             .await?;
                     print(
                         out.json,
-                        &json!({
-                            "id": firm,
-                            "idle_timeout_secs": changed.idle_timeout_secs,
-                            "password_min_length": changed.password_min_length,
-                            "password_max_age_days": changed.password_max_age_days,
-                            "password_reuse_limit": changed.password_reuse_limit,
-                            "password_composition": changed.password_composition != 0,
-                            "mfa": changed.mfa_mode,
-                            "require_sso": changed.sso_mode,
-                            "ip_allow": changed.ip_allow,
-                            "sign_in_hours": changed.signin_hours,
-                            "time_zone": changed.time_zone,
-                            "max_session_age_secs": changed.max_session_age_secs,
-                            "mfa_exempt": state.store.exempted(&firm, ExemptFrom::Mfa).await.map_err(AdminError::from)?,
-                            "sso_exempt": state.store.exempted(&firm, ExemptFrom::Sso).await.map_err(AdminError::from)?,
-                        }),
+                        &crate::admin::firms::policy_json(&state, &changed).await?,
                         &format!(
                             "firm {firm}: MFA {}, SSO {}, IP allowlist [{}], hours [{}] {}, idle timeout {}s, \
                              max session age {}s (0 = server limit), password minimum {} characters, \

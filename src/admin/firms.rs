@@ -285,3 +285,24 @@ async fn record_change(
     .await?;
     Ok(())
 }
+
+/// A firm's settings as one JSON object: what `firm policy --json` prints and the admin API
+/// returns.
+pub async fn policy_json(state: &AppState, firm: &Firm) -> Result<serde_json::Value, AdminError> {
+    Ok(serde_json::json!({
+        "id": firm.id,
+        "mfa": firm.mfa_mode,
+        "require_sso": firm.sso_mode,
+        "ip_allow": firm.ip_allow,
+        "sign_in_hours": firm.signin_hours,
+        "time_zone": firm.time_zone,
+        "idle_timeout_secs": firm.idle_timeout_secs,
+        "max_session_age_secs": firm.max_session_age_secs,
+        "password_min_length": firm.password_min_length,
+        "password_max_age_days": firm.password_max_age_days,
+        "password_reuse_limit": firm.password_reuse_limit,
+        "password_composition": firm.password_composition != 0,
+        "mfa_exempt": state.store.exempted(&firm.id, ExemptFrom::Mfa).await?,
+        "sso_exempt": state.store.exempted(&firm.id, ExemptFrom::Sso).await?,
+    }))
+}

@@ -2,6 +2,7 @@
 //! library), and the firm admin console (`console`) built on the same functions. Every change
 //! is audited.
 
+pub mod api;
 pub mod clients;
 pub mod console;
 pub mod firms;

@@ -5,7 +5,7 @@
 use crate::app::AppState;
 use crate::crypto::bearer::{BearerToken, TokenKind};
 use crate::oidc::claims::{acr_for, AMR_PASSWORD};
-use crate::oidc::request::AuthorizationRequest;
+use crate::oidc::request::{AuthorizationRequest, ADMIN_SCOPE};
 use crate::store::codes::CodeRecord;
 use crate::store::sessions::SessionRecord;
 use crate::store::StoreError;
@@ -26,11 +26,19 @@ pub async fn issue_code(
     let now = state.clock.now();
     let code = BearerToken::generate();
     let ttl = i64::try_from(state.settings.code_ttl.as_secs()).unwrap_or(60);
+    // The admin API scope only for an admin or owner of this firm, after a second factor.
+    let may_administer = crate::oidc::claims::amr_has_mfa(&session.amr)
+        && state
+            .store
+            .membership(firm_id, &session.person_id)
+            .await?
+            .is_some_and(|m| m.role == "admin" || m.role == "owner");
     let scopes: Vec<&str> = request
         .scopes
         .iter()
         .map(String::as_str)
         .filter(|s| offline || *s != "offline_access")
+        .filter(|s| may_administer || *s != ADMIN_SCOPE)
         .collect();
     state
         .store

@@ -13,7 +13,11 @@ use crate::store::clients::ClientRecord;
 use crate::web::params::Params;
 
 /// Scopes firmgate understands; others are ignored (RFC 6749 §3.3 lets the AS narrow them).
-pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// `firmgate:admin` authorises the admin JSON API; it is granted only to an admin or owner of the
+/// firm who signed in with a second factor (dropped otherwise, RFC 6749 §3.3).
+pub const ADMIN_SCOPE: &str = "firmgate:admin";
+pub const SUPPORTED_SCOPES: [&str; 5] =
+    ["openid", "profile", "email", "offline_access", ADMIN_SCOPE];
 pub const MAX_STATE_LEN: usize = 2048;
 pub const MAX_NONCE_LEN: usize = 512;
 

@@ -15,7 +15,7 @@ use crate::error::OAuthError;
 use crate::web::client_ip::RequestActor;
 use crate::web::params::Params;
 
-fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -34,6 +34,9 @@ pub fn describe_scope(scope: &str) -> Option<&'static str> {
         "profile" => Some("See your name"),
         "email" => Some("See your email address"),
         "offline_access" => Some("Stay connected to your account when you are not using it"),
+        "firmgate:admin" => {
+            Some("Manage your firm's sign-in settings and people (if you are its admin)")
+        }
         _ => None,
     }
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod admin;
+mod admin_api;
 mod authorize;
 mod cli;
 mod codes;
