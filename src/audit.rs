@@ -67,6 +67,7 @@ pub enum AuditEvent<'a> {
     },
     ClientCreated {
         client_id: &'a str,
+        firm_id: Option<&'a str>,
     },
     KeysRotated {
         kids: &'a [String],
@@ -121,6 +122,12 @@ pub enum AuditEvent<'a> {
         firm_id: &'a str,
         client_id: &'a str,
         rule: &'a str,
+    },
+    /// A client's registration changed (`redirect_uris`, `secret_rotated`).
+    ClientChanged {
+        client_id: &'a str,
+        firm_id: &'a str,
+        change: &'a str,
     },
     /// A firm admin changed a membership: `change` is `role` or `removed`.
     MembershipChanged {
@@ -274,9 +281,10 @@ impl AuditEvent<'_> {
                 r.firm_id = own(firm_id);
                 r.detail = Some(json!({ "role": role, "new_person": new_person }).to_string());
             }
-            AuditEvent::ClientCreated { client_id } => {
+            AuditEvent::ClientCreated { client_id, firm_id } => {
                 r.kind = "client_created";
                 r.client_id = own(client_id);
+                r.firm_id = firm_id.map(str::to_owned);
             }
             AuditEvent::PasswordChanged { person_id, how } => {
                 r.kind = "password_changed";
@@ -350,6 +358,16 @@ impl AuditEvent<'_> {
                 r.firm_id = own(firm_id);
                 r.client_id = own(client_id);
                 r.detail = Some(json!({ "rule": rule }).to_string());
+            }
+            AuditEvent::ClientChanged {
+                client_id,
+                firm_id,
+                change,
+            } => {
+                r.kind = "client_changed";
+                r.client_id = own(client_id);
+                r.firm_id = own(firm_id);
+                r.detail = Some(json!({ "change": change }).to_string());
             }
             AuditEvent::MembershipChanged {
                 firm_id,

@@ -132,7 +132,7 @@ fn bad(description: String) -> OAuthError {
 fn admin_error(e: AdminError) -> OAuthError {
     match e {
         AdminError::Invalid(why) => bad(why),
-        AdminError::NoSuchFirm(_) => not_found(),
+        AdminError::NoSuchFirm(_) | AdminError::NotInFirm(_) => not_found(),
         AdminError::Store(s) => s.into(),
         _ => OAuthError::server_error(),
     }

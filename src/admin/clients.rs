@@ -37,6 +37,15 @@ pub async fn create_client(
     state: &AppState,
     spec: &ClientSpec,
 ) -> Result<CreatedClient, AdminError> {
+    create_client_as(state, spec, &Actor::default()).await
+}
+
+/// Registers a client on behalf of `actor` (the admin console's signed-in admin).
+pub async fn create_client_as(
+    state: &AppState,
+    spec: &ClientSpec,
+    actor: &Actor,
+) -> Result<CreatedClient, AdminError> {
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AdminError::Invalid(
@@ -122,8 +131,9 @@ pub async fn create_client(
         &state.store,
         AuditEvent::ClientCreated {
             client_id: &record.id,
+            firm_id: record.firm_id.as_deref(),
         },
-        &Actor::default(),
+        actor,
         now,
     )
     .await?;
@@ -131,6 +141,77 @@ pub async fn create_client(
         client_id: record.id,
         client_secret: secret.map(|s| s.expose().to_owned()),
     })
+}
+
+/// Replaces the redirect URIs of a client bound to `firm_id` (same rules as at registration).
+pub async fn set_redirect_uris(
+    state: &AppState,
+    firm_id: &str,
+    client_id: &str,
+    redirect_uris: &[String],
+    post_logout_redirect_uris: &[String],
+    actor: &Actor,
+) -> Result<(), AdminError> {
+    let client = state
+        .store
+        .client(client_id)
+        .await?
+        .filter(|c| c.firm_id.as_deref() == Some(firm_id))
+        .ok_or(AdminError::NotInFirm("application"))?;
+    if client.grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+        return Err(AdminError::Invalid(
+            "an application that signs people in needs at least one redirect URI".into(),
+        ));
+    }
+    for uri in redirect_uris.iter().chain(post_logout_redirect_uris) {
+        check_redirect_uri(uri).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    }
+    state
+        .store
+        .set_client_uris(firm_id, client_id, redirect_uris, post_logout_redirect_uris)
+        .await?;
+    audit::record(
+        &state.store,
+        AuditEvent::ClientChanged {
+            client_id,
+            firm_id,
+            change: "redirect_uris",
+        },
+        actor,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A new secret for a confidential client bound to `firm_id`; shown once, stored hashed; the
+/// old one stops working at once.
+pub async fn rotate_secret(
+    state: &AppState,
+    firm_id: &str,
+    client_id: &str,
+    actor: &Actor,
+) -> Result<String, AdminError> {
+    let secret = BearerToken::generate();
+    if !state
+        .store
+        .set_client_secret(firm_id, client_id, &secret.hash(TokenKind::ClientSecret))
+        .await?
+    {
+        return Err(AdminError::NotInFirm("confidential application"));
+    }
+    audit::record(
+        &state.store,
+        AuditEvent::ClientChanged {
+            client_id,
+            firm_id,
+            change: "secret_rotated",
+        },
+        actor,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(secret.expose().to_owned())
 }
 
 impl Default for ClientSpec {

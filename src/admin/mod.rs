@@ -17,6 +17,9 @@ pub enum AdminError {
     Invalid(String),
     #[error("no firm with id {0}")]
     NoSuchFirm(String),
+    /// The object is not this firm's (or does not exist): answered as not found.
+    #[error("no such {0} in this firm")]
+    NotInFirm(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed")]

@@ -135,6 +135,65 @@ impl Store {
         row.map(ClientRecord::try_from).transpose()
     }
 
+    /// The clients bound to one firm, by name.
+    pub async fn clients_of_firm(&self, firm_id: &str) -> StoreResult<Vec<ClientRecord>> {
+        let rows = sqlx::query("SELECT id FROM clients WHERE firm_id = $1 ORDER BY name, id")
+            .bind(firm_id)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Some(c) = self.client(&r.try_get::<String, _>("id")?).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces a firm's client's redirect URIs; `false` unless the client is bound to that firm.
+    pub async fn set_client_uris(
+        &self,
+        firm_id: &str,
+        client_id: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+    ) -> StoreResult<bool> {
+        let uris =
+            serde_json::to_string(redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let logout = serde_json::to_string(post_logout_redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let n = sqlx::query(
+            "UPDATE clients SET redirect_uris = $1, post_logout_redirect_uris = $2 WHERE id = $3 AND firm_id = $4",
+        )
+        .bind(uris)
+        .bind(logout)
+        .bind(client_id)
+        .bind(firm_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Replaces a firm's confidential client's secret hash (the old secret stops at once).
+    pub async fn set_client_secret(
+        &self,
+        firm_id: &str,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND firm_id = $3 AND secret_hash IS NOT NULL",
+        )
+        .bind(secret_hash)
+        .bind(client_id)
+        .bind(firm_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     pub async fn count_clients(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM clients")
             .fetch_one(self.pool())

@@ -586,3 +586,172 @@ async fn the_audit_log_filters_and_exports_csv() {
     let res = admin.get(&format!("{path}?kind=%27%20OR%201%3D1--")).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn applications_are_registered_edited_and_rotated_within_the_firm() {
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let other = server.fixture().await;
+    let admin = signed_in_with(&server, &fx.firm_id, "admin@example.com", "admin").await;
+    let apps = format!("/admin/firms/{}/apps", fx.firm_id);
+    let html = admin.get(&apps).await.text().await.unwrap();
+    let csrf = hidden(&html, "csrf").unwrap();
+    // A bad redirect URI: refused with the reason, nothing registered.
+    let res = admin
+        .post_form(
+            &apps,
+            &[
+                ("csrf", &csrf),
+                ("name", "Matters"),
+                ("redirect_uris", "http://matters.example/cb"),
+                ("kind", "confidential"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(server
+        .state
+        .store
+        .clients_of_firm(&fx.firm_id)
+        .await
+        .unwrap()
+        .is_empty());
+    let res = admin
+        .post_form(
+            &apps,
+            &[
+                ("csrf", &csrf),
+                ("name", "Matters"),
+                ("redirect_uris", "https://matters.example/cb"),
+                ("kind", "confidential"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    let client_id = text_of(&page, "#client-id");
+    let secret = text_of(&page, "#client-secret");
+    assert_eq!(secret.len(), 43);
+    let client = server
+        .state
+        .store
+        .client(&client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        client.firm_id.as_deref(),
+        Some(fx.firm_id.as_str()),
+        "bound to the firm"
+    );
+    // The secret authenticates at the token endpoint (a bogus code is then invalid_grant).
+    let token = |secret: String| {
+        let server = &server;
+        let client_id = client_id.clone();
+        async move {
+            let res = server
+                .backchannel()
+                .post(server.url("/token"))
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", "nope"),
+                    ("redirect_uri", "https://matters.example/cb"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            res.json::<serde_json::Value>().await.unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(token(secret.clone()).await, "invalid_grant");
+    // Rotation: the old secret stops at once.
+    let res = admin
+        .post_form(&format!("{apps}/{client_id}/secret"), &[("csrf", &csrf)])
+        .await;
+    let new_secret = text_of(&res.text().await.unwrap(), "#client-secret");
+    assert_ne!(new_secret, secret);
+    assert_eq!(token(secret).await, "invalid_client");
+    assert_eq!(token(new_secret).await, "invalid_grant");
+    // Redirect URIs: checked, saved, audited.
+    let res = admin
+        .post_form(
+            &format!("{apps}/{client_id}/uris"),
+            &[
+                ("csrf", &csrf),
+                ("redirect_uris", "https://matters.example/cb#frag"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin
+        .post_form(
+            &format!("{apps}/{client_id}/uris"),
+            &[
+                ("csrf", &csrf),
+                (
+                    "redirect_uris",
+                    "https://matters.example/cb\nhttps://matters.example/cb2",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), format!("{apps}?done=uris"));
+    assert_eq!(
+        server
+            .state
+            .store
+            .client(&client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .redirect_uris
+            .len(),
+        2
+    );
+    // Another firm's application through this firm's pages: 404, untouched.
+    let (foreign, _) = server
+        .client(firmgate::admin::clients::ClientSpec {
+            firm_id: Some(other.firm_id.clone()),
+            ..server.spec()
+        })
+        .await;
+    for path in [
+        format!("{apps}/{foreign}/uris"),
+        format!("{apps}/{foreign}/secret"),
+    ] {
+        let res = admin
+            .post_form(
+                &path,
+                &[
+                    ("csrf", &csrf),
+                    ("redirect_uris", "https://evil.example/cb"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        server
+            .state
+            .store
+            .client(&foreign)
+            .await
+            .unwrap()
+            .unwrap()
+            .redirect_uris,
+        vec![REDIRECT.to_owned()]
+    );
+    let listed = admin.get(&apps).await.text().await.unwrap();
+    assert!(listed.contains(&client_id) && !listed.contains(&foreign));
+    assert!(!server
+        .state
+        .store
+        .firm_audit(&fx.firm_id, Some("client_changed"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -3,6 +3,7 @@
 //! and only by a firm's `admin` or `owner`. Every page is under `/admin/firms/{firm}` and every
 //! query is scoped to that firm: another firm's id, guessed or not, gets a 404, audited.
 
+pub mod apps;
 pub mod audit_log;
 pub mod people;
 pub mod settings;
@@ -53,6 +54,18 @@ pub fn routes() -> Router<AppState> {
             post(people::send_reset),
         )
         .route("/admin/firms/{firm}/audit", get(audit_log::show))
+        .route(
+            "/admin/firms/{firm}/apps",
+            get(apps::list).post(apps::register),
+        )
+        .route(
+            "/admin/firms/{firm}/apps/{client}/uris",
+            post(apps::save_uris),
+        )
+        .route(
+            "/admin/firms/{firm}/apps/{client}/secret",
+            post(apps::new_secret),
+        )
 }
 
 /// A signed-in admin of one firm, after a second factor.

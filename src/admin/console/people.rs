@@ -165,7 +165,7 @@ async fn finish(
 fn admin_problem(e: AdminError) -> Result<String, PageError> {
     match e {
         AdminError::Invalid(why) => Ok(why),
-        AdminError::NoSuchFirm(_) => Err(PageError::not_found()),
+        AdminError::NoSuchFirm(_) | AdminError::NotInFirm(_) => Err(PageError::not_found()),
         AdminError::Store(s) => Err(s.into()),
         _ => Err(PageError::internal()),
     }
