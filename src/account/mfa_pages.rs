@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::mfa::{self, SetupView};
-use super::pages::{render_page, signed_in, to_signin, Redisplay};
+use super::pages::{render_page, signed_in, to_signin, Redisplay, SignedIn};
+use super::AccountError;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::signin::mfa::{RecoveryCodesPage, SetupPage};
@@ -37,6 +38,24 @@ fn setup_page(browser: &Browser, view: &SetupView, error: Option<String>) -> Res
     render::with_cookies(page, [browser.set_cookie.clone()])
 }
 
+/// My Profile again with the reason in the two-step section, for a problem the person can fix;
+/// an error page otherwise.
+async fn refused(
+    state: &AppState,
+    browser: &Browser,
+    who: &SignedIn,
+    e: AccountError,
+) -> Result<Response, PageError> {
+    if !e.is_input_problem() {
+        return Err(e.into());
+    }
+    let redisplay = Redisplay {
+        mfa_error: Some(e.to_string()),
+        ..Redisplay::default()
+    };
+    render_page(state, browser, who, None, redisplay).await
+}
+
 /// `POST /account/mfa/setup` ("Activate"): a new pending secret, then the set-up page.
 pub async fn begin(
     State(state): State<AppState>,
@@ -51,14 +70,7 @@ pub async fn begin(
     };
     match mfa::begin_setup(&state, &who.person, &actor).await {
         Ok(_) => Ok(render::see_other("/account/mfa")),
-        Err(e) if e.is_input_problem() => {
-            let redisplay = Redisplay {
-                mfa_error: Some(e.to_string()),
-                ..Redisplay::default()
-            };
-            render_page(&state, &browser, &who, None, redisplay).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &browser, &who, e).await,
     }
 }
 
@@ -110,13 +122,7 @@ pub async fn activate(
         }
         Err(e) if e.is_input_problem() => match mfa::pending_setup(&state, &who.person).await? {
             Some(view) => Ok(setup_page(&browser, &view, Some(e.to_string()))),
-            None => {
-                let redisplay = Redisplay {
-                    mfa_error: Some(e.to_string()),
-                    ..Redisplay::default()
-                };
-                render_page(&state, &browser, &who, None, redisplay).await
-            }
+            None => refused(&state, &browser, &who, e).await,
         },
         Err(e) => Err(e.into()),
     }
@@ -147,14 +153,7 @@ pub async fn new_recovery_codes(
             codes: &codes,
             continue_url: "/account",
         })),
-        Err(e) if e.is_input_problem() => {
-            let redisplay = Redisplay {
-                mfa_error: Some(e.to_string()),
-                ..Redisplay::default()
-            };
-            render_page(&state, &browser, &who, None, redisplay).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &browser, &who, e).await,
     }
 }
 
@@ -181,13 +180,6 @@ pub async fn deactivate(
     .await
     {
         Ok(()) => Ok(render::see_other("/account?done=mfa-off")),
-        Err(e) if e.is_input_problem() => {
-            let redisplay = Redisplay {
-                mfa_error: Some(e.to_string()),
-                ..Redisplay::default()
-            };
-            render_page(&state, &browser, &who, None, redisplay).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &browser, &who, e).await,
     }
 }

@@ -79,20 +79,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
-            .bind(person_id)
-            .execute(&mut *tx)
-            .await?;
-        for hash in recovery_hashes {
-            sqlx::query(
-                "INSERT INTO recovery_codes (code_hash, person_id, created_at, used_at) VALUES ($1, $2, $3, NULL)",
-            )
-            .bind(hash)
-            .bind(person_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        replace_codes(&mut tx, person_id, recovery_hashes, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -138,20 +125,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
-            .bind(person_id)
-            .execute(&mut *tx)
-            .await?;
-        for hash in hashes {
-            sqlx::query(
-                "INSERT INTO recovery_codes (code_hash, person_id, created_at, used_at) VALUES ($1, $2, $3, NULL)",
-            )
-            .bind(hash)
-            .bind(person_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        replace_codes(&mut tx, person_id, hashes, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -183,4 +157,28 @@ impl Store {
         tx.commit().await?;
         Ok(n == 1)
     }
+}
+
+/// Drops the person's recovery codes and stores the new hashes, inside the caller's transaction.
+async fn replace_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: &str,
+    hashes: &[String],
+    now: UnixTime,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
+        .bind(person_id)
+        .execute(&mut **tx)
+        .await?;
+    for hash in hashes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (code_hash, person_id, created_at, used_at) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(hash)
+        .bind(person_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
