@@ -2,8 +2,10 @@
 //! exempted; SSO enforced and exempted; the IP allowlist at sign-in, on live sessions, at refresh
 //! and at UserInfo, with forwarded addresses only from trusted proxies (failing closed); sign-in
 //! hours in the firm's time zone; the firm's maximum session age; firm preselection. Each policy
-//! is turned on while people hold live sessions and refresh tokens. [Issue 5; SECURITY cases
-//! 88, 101; OIDC Core §3.1.2.6]
+//! is turned on while people hold live sessions and refresh tokens. Refresh grants re-check the
+//! IP allowlist and the session limits (SECURITY case 100's documented rule); the MFA and SSO
+//! rules apply at sign-in and at every authorization, not to refresh tokens already held.
+//! [Issue 5; SECURITY cases 88, 99-102; OIDC Core §3.1.2.6]
 
 use firmgate::admin::firms::{create_firm, set_policy, PolicyChange};
 use firmgate::audit::Actor;
