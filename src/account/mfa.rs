@@ -21,8 +21,6 @@ use crate::store::people::Person;
 /// Wrong codes (per person) before the challenge locks and the interaction ends.
 pub const FREE_CODE_FAILURES: i64 = 5;
 const CODE_WINDOW_SECS: i64 = 15 * 60;
-/// Firms in these regions keep MFA on: their people cannot turn it off themselves.
-const REGIONS_KEEPING_MFA: [&str; 2] = ["au", "nz"];
 
 fn purpose(person_id: &str) -> String {
     format!("totp:{person_id}")
@@ -334,11 +332,7 @@ pub async fn kept_on_because(
         let Some(firm) = state.store.firm(&m.firm_id).await? else {
             continue;
         };
-        if firm
-            .region
-            .as_deref()
-            .is_some_and(|r| REGIONS_KEEPING_MFA.contains(&r))
-        {
+        if crate::policy::region_keeps_mfa(firm.region.as_deref()) {
             return Ok(Some(format!(
                 "{} is in Australia or New Zealand, where two-step sign-in stays on.",
                 firm.name

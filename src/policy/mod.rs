@@ -226,6 +226,12 @@ impl FirmPolicy {
     }
 }
 
+/// Firms in Australia and New Zealand keep two-step sign-in on: their people cannot turn it off
+/// themselves (`region` is the firm's ISO 3166 alpha-2 code in lower case).
+pub fn region_keeps_mfa(region: Option<&str>) -> bool {
+    matches!(region, Some("au" | "nz"))
+}
+
 /// A time zone name firmgate knows (the IANA database compiled in).
 pub fn known_time_zone(name: &str) -> bool {
     chrono_tz::Tz::from_str(name).is_ok()
@@ -273,6 +279,14 @@ mod tests {
             "an unknown zone fails closed"
         );
         assert!(FirmPolicy::default().within_hours(0), "no hours: any time");
+    }
+
+    #[test]
+    fn australian_and_new_zealand_firms_keep_mfa_on() {
+        assert!(region_keeps_mfa(Some("au")) && region_keeps_mfa(Some("nz")));
+        for other in [Some("gb"), Some("us"), Some("AU"), None] {
+            assert!(!region_keeps_mfa(other), "{other:?}");
+        }
     }
 
     #[test]

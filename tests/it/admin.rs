@@ -491,6 +491,15 @@ async fn people_are_invited_filtered_and_managed_by_the_rules() {
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
+    // An action that does not exist: 404, nothing happens.
+    let res = owner
+        .post_form(
+            &format!("{people}/{member}/promote-to-king"),
+            &[("csrf", &owner_csrf)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
     // Two-step reset: owners only.
     let admin_id = server
         .state

@@ -38,20 +38,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/firms/{firm}/people", get(people::list))
         .route("/admin/firms/{firm}/people/invite", post(people::invite))
         .route(
-            "/admin/firms/{firm}/people/{person}/role",
-            post(people::role),
-        )
-        .route(
-            "/admin/firms/{firm}/people/{person}/remove",
-            post(people::remove),
-        )
-        .route(
-            "/admin/firms/{firm}/people/{person}/reset-mfa",
-            post(people::reset_mfa),
-        )
-        .route(
-            "/admin/firms/{firm}/people/{person}/send-reset",
-            post(people::send_reset),
+            "/admin/firms/{firm}/people/{person}/{action}",
+            post(people::act),
         )
         .route("/admin/firms/{firm}/audit", get(audit_log::show))
         .route(

@@ -1,6 +1,7 @@
 //! The firm's people: a filterable list (role, two-step sign-in, exemptions), invitations, role
-//! changes, removal, reset links and — for owners — turning off a locked-out member's MFA.
-//! Admins never set a password. Every person id in a URL is checked against this firm.
+//! changes, removal, reset links and — for owners — turning off a locked-out member's MFA (one
+//! route per person: `/people/{person}/{action}`). Admins never set a password. Every person id
+//! in a URL is checked against this firm.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,7 +14,6 @@ use crate::account::{invitation, mfa, reset, AccountError};
 use crate::admin::members::{self, ROLES};
 use crate::admin::AdminError;
 use crate::app::AppState;
-use crate::audit::Actor;
 use crate::error::PageError;
 use crate::store::firm_members::FirmPerson;
 use crate::store::firms::ExemptFrom;
@@ -179,33 +179,6 @@ fn account_problem(e: AccountError) -> Result<String, PageError> {
     }
 }
 
-/// Opens an action on one person: the gate, the CSRF token, and the person as a member of this
-/// firm (404 otherwise, so ids of other firms' people reveal nothing).
-async fn act_on(
-    state: &AppState,
-    browser: &Browser,
-    headers: &HeaderMap,
-    actor: &Actor,
-    firm_id: &str,
-    person_id: &str,
-    body: &str,
-) -> Result<Result<(Box<AdminVisit>, crate::web::params::Params, FirmPerson), Response>, PageError>
-{
-    let params = browser.csrf_form(body)?;
-    let visit = match gate(state, headers, actor, firm_id, "people action").await? {
-        Gate::Pass(v) => v,
-        Gate::SignIn(res) => return Ok(Err(res)),
-    };
-    let person = state
-        .store
-        .firm_people(firm_id)
-        .await?
-        .into_iter()
-        .find(|p| p.person_id == person_id)
-        .ok_or_else(PageError::not_found)?;
-    Ok(Ok((visit, params, person)))
-}
-
 pub async fn invite(
     State(state): State<AppState>,
     browser: Browser,
@@ -240,104 +213,87 @@ pub async fn invite(
     finish(&state, &browser, &visit, result, "invited").await
 }
 
-pub async fn role(
+/// The actions on one person, one route: `/people/{person}/{action}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PersonAction {
+    Role,
+    Remove,
+    ResetMfa,
+    SendReset,
+}
+
+impl PersonAction {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "role" => Some(PersonAction::Role),
+            "remove" => Some(PersonAction::Remove),
+            "reset-mfa" => Some(PersonAction::ResetMfa),
+            "send-reset" => Some(PersonAction::SendReset),
+            _ => None,
+        }
+    }
+
+    /// The notice shown after it worked.
+    fn done(self) -> &'static str {
+        match self {
+            PersonAction::Role => "role",
+            PersonAction::Remove => "removed",
+            PersonAction::ResetMfa => "mfa",
+            PersonAction::SendReset => "reset",
+        }
+    }
+}
+
+/// `POST /admin/firms/{firm}/people/{person}/{action}`: the gate, the CSRF token, the person as a
+/// member of this firm (404 otherwise, so other firms' ids reveal nothing), then one domain call.
+pub async fn act(
     State(state): State<AppState>,
     browser: Browser,
     RequestActor(actor): RequestActor,
     headers: HeaderMap,
-    Path((firm_id, person_id)): Path<(String, String)>,
+    Path((firm_id, person_id, action)): Path<(String, String, String)>,
     body: String,
 ) -> Result<Response, PageError> {
-    let (visit, params, person) = match act_on(
-        &state, &browser, &headers, &actor, &firm_id, &person_id, &body,
-    )
-    .await?
-    {
-        Ok(v) => v,
-        Err(res) => return Ok(res),
+    let action = PersonAction::parse(&action).ok_or_else(PageError::not_found)?;
+    let params = browser.csrf_form(&body)?;
+    let visit = match gate(&state, &headers, &actor, &firm_id, "people action").await? {
+        Gate::Pass(v) => v,
+        Gate::SignIn(res) => return Ok(res),
     };
-    let result = match members::change_role(
-        &state,
-        &visit.membership,
-        &person.person_id,
-        params.get("role").unwrap_or(""),
-        &actor,
-    )
-    .await
-    {
+    let person = state
+        .store
+        .firm_people(&firm_id)
+        .await?
+        .into_iter()
+        .find(|p| p.person_id == person_id)
+        .ok_or_else(PageError::not_found)?;
+    let acting = &visit.membership;
+    let result = match action {
+        PersonAction::Role => {
+            let role = params.get("role").unwrap_or("");
+            members::change_role(&state, acting, &person.person_id, role, &actor)
+                .await
+                .map_err(admin_problem)
+        }
+        PersonAction::Remove => members::remove(&state, acting, &person.person_id, &actor)
+            .await
+            .map_err(admin_problem),
+        // owner_reset_by checks the role itself: an admin who is not an owner is refused there.
+        PersonAction::ResetMfa => {
+            mfa::owner_reset_by(&state, &firm_id, &visit.person, &person.email, &actor)
+                .await
+                .map(|_| ())
+                .map_err(account_problem)
+        }
+        PersonAction::SendReset => reset::send_by_admin(&state, &firm_id, &person.email, &actor)
+            .await
+            .map(|_| ())
+            .map_err(account_problem),
+    };
+    // A problem the admin can fix goes back to the list with its reason; others are errors.
+    let result: Result<(), String> = match result {
         Ok(()) => Ok(()),
-        Err(e) => Err(admin_problem(e)?),
+        Err(problem) => Err(problem?),
     };
-    finish(&state, &browser, &visit, result, "role").await
-}
-
-pub async fn remove(
-    State(state): State<AppState>,
-    browser: Browser,
-    RequestActor(actor): RequestActor,
-    headers: HeaderMap,
-    Path((firm_id, person_id)): Path<(String, String)>,
-    body: String,
-) -> Result<Response, PageError> {
-    let (visit, _, person) = match act_on(
-        &state, &browser, &headers, &actor, &firm_id, &person_id, &body,
-    )
-    .await?
-    {
-        Ok(v) => v,
-        Err(res) => return Ok(res),
-    };
-    let result = match members::remove(&state, &visit.membership, &person.person_id, &actor).await {
-        Ok(()) => Ok(()),
-        Err(e) => Err(admin_problem(e)?),
-    };
-    finish(&state, &browser, &visit, result, "removed").await
-}
-
-pub async fn reset_mfa(
-    State(state): State<AppState>,
-    browser: Browser,
-    RequestActor(actor): RequestActor,
-    headers: HeaderMap,
-    Path((firm_id, person_id)): Path<(String, String)>,
-    body: String,
-) -> Result<Response, PageError> {
-    let (visit, _, person) = match act_on(
-        &state, &browser, &headers, &actor, &firm_id, &person_id, &body,
-    )
-    .await?
-    {
-        Ok(v) => v,
-        Err(res) => return Ok(res),
-    };
-    // owner_reset_by checks the role itself: an admin who is not an owner is refused there.
-    let result =
-        match mfa::owner_reset_by(&state, &firm_id, &visit.person, &person.email, &actor).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(account_problem(e)?),
-        };
-    finish(&state, &browser, &visit, result, "mfa").await
-}
-
-pub async fn send_reset(
-    State(state): State<AppState>,
-    browser: Browser,
-    RequestActor(actor): RequestActor,
-    headers: HeaderMap,
-    Path((firm_id, person_id)): Path<(String, String)>,
-    body: String,
-) -> Result<Response, PageError> {
-    let (visit, _, person) = match act_on(
-        &state, &browser, &headers, &actor, &firm_id, &person_id, &body,
-    )
-    .await?
-    {
-        Ok(v) => v,
-        Err(res) => return Ok(res),
-    };
-    let result = match reset::send_by_admin(&state, &firm_id, &person.email, &actor).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(account_problem(e)?),
-    };
-    finish(&state, &browser, &visit, result, "reset").await
+    finish(&state, &browser, &visit, result, action.done()).await
 }
