@@ -83,9 +83,15 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// A public random identifier (not a secret): 128 bits, base64url.
+/// A public random identifier (not a secret): 128 bits, base64url, never starting with `-`,
+/// so that `--firm ID` on the command line is never read as a flag (about one id in 64 did).
 pub fn random_id() -> String {
-    random_b64(16)
+    loop {
+        let id = random_b64(16);
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -103,6 +109,15 @@ fn random_b64(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_never_start_with_a_hyphen() {
+        for _ in 0..10_000 {
+            let id = random_id();
+            assert!(!id.starts_with('-'), "{id}");
+            assert_eq!(id.len(), 22);
+        }
+    }
 
     #[test]
     fn tokens_are_long_and_distinct() {
