@@ -14,6 +14,7 @@ use crate::crypto::totp::{
     RECOVERY_CODES,
 };
 use crate::mail::{self, messages};
+use crate::policy::MfaDemand;
 use crate::signin::throttle;
 use crate::store::mfa::TotpFactor;
 use crate::store::people::Person;
@@ -339,8 +340,28 @@ pub async fn kept_on_because(
             )));
         }
     }
-    if let Some(firm) = state.store.mfa_required_by_a_firm(person_id).await? {
+    if let Some(firm) = required_by_a_firm(state, person_id).await? {
         return Ok(Some(format!("{firm} requires it.")));
+    }
+    Ok(None)
+}
+
+/// The name of a firm of the person's whose policy requires two-step sign-in of them (they are
+/// not exempted), if any.
+pub async fn required_by_a_firm(
+    state: &AppState,
+    person_id: &str,
+) -> Result<Option<String>, AccountError> {
+    for m in state.store.memberships_of(person_id).await? {
+        let policy = state
+            .store
+            .firm_policy(&m.firm_id)
+            .await?
+            .unwrap_or_default();
+        let standing = state.store.standing(&m.firm_id, person_id).await?;
+        if policy.verdict(standing, None, 0).mfa == MfaDemand::Require {
+            return Ok(Some(m.firm_name));
+        }
     }
     Ok(None)
 }

@@ -52,9 +52,7 @@ pub(crate) async fn signed_in(
     // enough: the journey challenges (or sets it up) first.
     if !crate::oidc::claims::amr_has_mfa(&session.amr)
         && (super::mfa::is_active(state, &person.id).await?
-            || state
-                .store
-                .mfa_required_by_a_firm(&person.id)
+            || super::mfa::required_by_a_firm(state, &person.id)
                 .await?
                 .is_some())
     {

@@ -181,11 +181,6 @@ impl FirmVerdict {
 }
 
 impl FirmPolicy {
-    /// True when a session last active at `last_seen` has been idle longer than the firm allows.
-    pub fn idle_expired(&self, last_seen: UnixTime, now: UnixTime) -> bool {
-        now - last_seen > self.idle_timeout_secs
-    }
-
     /// Whether `now` lies within the firm's sign-in hours, in the firm's time zone.
     pub fn within_hours(&self, now: UnixTime) -> bool {
         let Some(hours) = &self.hours else {
@@ -243,13 +238,15 @@ mod tests {
 
     #[test]
     fn idle_timeout_slides_and_expires_one_second_after_the_limit() {
-        let p = FirmPolicy::default();
+        let p = FirmVerdict::default();
         assert!(!p.idle_expired(0, 8 * 3600));
         assert!(p.idle_expired(0, 8 * 3600 + 1));
         let short = FirmPolicy {
             idle_timeout_secs: 1800,
             ..FirmPolicy::default()
-        };
+        }
+        .verdict(PersonStanding::default(), None, 0);
+        assert!(!short.idle_expired(0, 1800));
         assert!(short.idle_expired(0, 1801));
     }
 

@@ -309,21 +309,6 @@ impl Store {
             .collect()
     }
 
-    /// Whether any firm the person belongs to requires MFA of them (not exempted).
-    pub async fn mfa_required_by_a_firm(&self, person_id: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query(
-            "SELECT f.name FROM memberships m JOIN firms f ON f.id = m.firm_id \
-             WHERE m.person_id = $1 AND f.mfa_mode = 'required' AND NOT EXISTS \
-             (SELECT 1 FROM policy_exclusions x WHERE x.firm_id = f.id AND x.person_id = $1 AND x.policy = 'mfa') \
-             ORDER BY f.name LIMIT 1",
-        )
-        .bind(person_id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| r.try_get::<String, _>("name").map_err(Into::into))
-            .transpose()
-    }
-
     /// The strictest password lifecycle among the firms a person belongs to (one password serves
     /// them all); the defaults for a person in no firm.
     pub async fn password_policy_for(&self, person_id: &str) -> StoreResult<PasswordPolicy> {

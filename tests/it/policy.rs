@@ -549,3 +549,62 @@ async fn the_firm_parameter_preselects_a_firm_the_person_belongs_to() {
     .await;
     assert!(res.url().path().ends_with("/signin/firm"), "{}", res.url());
 }
+
+#[tokio::test]
+async fn nobody_turns_off_mfa_a_firm_requires_of_them() {
+    // Issue 4 §6: deactivation is refused while any of the person's firms enforces MFA.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let browser = Browser::new(&server);
+    let enrolled = crate::mfa::enrol(&server, &browser, &fx.email).await;
+    policy(
+        &server,
+        &fx.firm_id,
+        PolicyChange {
+            mfa: Some("required".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = browser.get("/account").await.text().await.unwrap();
+    assert!(
+        text_of(&page, "#mfa-kept-on").contains("Example LLP requires it"),
+        "{page}"
+    );
+    server.clock.advance(30);
+    let res = browser
+        .post_form(
+            "/account/mfa/deactivate",
+            &[
+                ("csrf", &hidden(&page, "csrf").unwrap()),
+                ("confirm", "yes"),
+                (
+                    "code",
+                    &crate::mfa::oath(&enrolled.secret, server.clock.now()),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        firmgate::account::mfa::is_active(&server.state, &fx.person_id)
+            .await
+            .unwrap()
+    );
+    // Exempted, the person may turn it off again.
+    policy(
+        &server,
+        &fx.firm_id,
+        PolicyChange {
+            exemptions: vec![(
+                firmgate::store::firms::ExemptFrom::Mfa,
+                fx.email.clone(),
+                true,
+            )],
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = browser.get("/account").await.text().await.unwrap();
+    assert!(page.contains("/account/mfa/deactivate"));
+}
