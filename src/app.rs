@@ -31,6 +31,8 @@ pub struct AppState {
     pub keys: Keyring,
     pub passwords: PasswordHasherPool,
     pub mailer: Mailer,
+    /// Microsoft, Google and other OpenID providers people may sign in with.
+    pub upstreams: crate::federation::Upstreams,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,8 @@ pub enum StartError {
     Password(#[from] PasswordHashError),
     #[error(transparent)]
     Mail(#[from] crate::mail::sender::MailError),
+    #[error("cannot build the HTTP client for upstream providers: {0}")]
+    Upstreams(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
 }
@@ -66,7 +70,9 @@ impl AppState {
             &settings.mail_from,
             settings.outbox_dir.clone(),
         )?;
+        let upstreams = crate::federation::Upstreams::new(&settings.upstreams)?;
         let state = AppState {
+            upstreams,
             settings: Arc::new(settings),
             store,
             clock,

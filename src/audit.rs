@@ -151,6 +151,37 @@ pub enum AuditEvent<'a> {
         which: &'a str,
         count: u64,
     },
+    /// A sign-in through an upstream provider succeeded (`realm`: tenant or Workspace domain).
+    SsoSignIn {
+        person_id: &'a str,
+        provider: &'a str,
+        realm: Option<&'a str>,
+        client_id: Option<&'a str>,
+        firm_id: Option<&'a str>,
+    },
+    /// An upstream round trip (sign-in or linking) refused: `reason` says why (`state_unknown`,
+    /// `state_replayed`, `foreign_browser`, `upstream_error`, `token_rejected`, `wrong_tenant`,
+    /// `not_linked`, ...). Never a code or a token.
+    SsoFailed {
+        person_id: Option<&'a str>,
+        provider: &'a str,
+        purpose: &'a str,
+        reason: &'a str,
+    },
+    /// An upstream account linked to a person: `how` is `profile` (from My Profile),
+    /// `verified_email` (first sign-in) or `joined` (just-in-time membership).
+    SsoLinked {
+        person_id: &'a str,
+        provider: &'a str,
+        realm: Option<&'a str>,
+        how: &'a str,
+        firm_id: Option<&'a str>,
+    },
+    SsoUnlinked {
+        person_id: &'a str,
+        provider: &'a str,
+        realm: Option<&'a str>,
+    },
 }
 
 /// A row of the audit table.
@@ -345,6 +376,55 @@ impl AuditEvent<'_> {
                 r.person_id = own(person_id);
                 r.firm_id = firm_id.map(str::to_owned);
                 r.detail = Some(json!({ "action": action, "method": method }).to_string());
+            }
+            AuditEvent::SsoSignIn {
+                person_id,
+                provider,
+                realm,
+                client_id,
+                firm_id,
+            } => {
+                r.kind = "sso_sign_in";
+                r.person_id = own(person_id);
+                r.client_id = client_id.map(str::to_owned);
+                r.firm_id = firm_id.map(str::to_owned);
+                r.detail = Some(json!({ "provider": provider, "realm": realm }).to_string());
+            }
+            AuditEvent::SsoFailed {
+                person_id,
+                provider,
+                purpose,
+                reason,
+            } => {
+                r.kind = "sso_failed";
+                r.outcome = "failure";
+                r.person_id = person_id.map(str::to_owned);
+                r.detail = Some(
+                    json!({ "provider": provider, "purpose": purpose, "reason": reason })
+                        .to_string(),
+                );
+            }
+            AuditEvent::SsoLinked {
+                person_id,
+                provider,
+                realm,
+                how,
+                firm_id,
+            } => {
+                r.kind = "sso_linked";
+                r.person_id = own(person_id);
+                r.firm_id = firm_id.map(str::to_owned);
+                r.detail =
+                    Some(json!({ "provider": provider, "realm": realm, "how": how }).to_string());
+            }
+            AuditEvent::SsoUnlinked {
+                person_id,
+                provider,
+                realm,
+            } => {
+                r.kind = "sso_unlinked";
+                r.person_id = own(person_id);
+                r.detail = Some(json!({ "provider": provider, "realm": realm }).to_string());
             }
             AuditEvent::PolicyRefused {
                 person_id,

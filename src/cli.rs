@@ -135,6 +135,24 @@ struct PolicyArgs {
     /// Sign in again after this long, however active (e.g. 10h; 0s = the server's limit).
     #[arg(long)]
     max_session_age: Option<String>,
+    /// Entra ID tenant ids whose Microsoft accounts the firm accepts (comma-separated; "none").
+    #[arg(long)]
+    microsoft_tenants: Option<String>,
+    /// Google Workspace domains (the `hd` claim) whose accounts the firm accepts ("none").
+    #[arg(long)]
+    google_domains: Option<String>,
+    /// Other configured OpenID upstreams the firm accepts, by name ("none").
+    #[arg(long)]
+    oidc_upstreams: Option<String>,
+    /// E-mail domains the firm owns (for linking Microsoft accounts and joining; "none").
+    #[arg(long)]
+    email_domains: Option<String>,
+    /// Upstreams whose own MFA replaces firmgate's challenge, e.g. microsoft,google ("none").
+    #[arg(long)]
+    trust_upstream_mfa: Option<String>,
+    /// Verified people of the firm's tenant or domain become members at their first SSO sign-in.
+    #[arg(long, value_parser = ["on", "off"])]
+    sso_join: Option<String>,
     /// Exempt a member (by e-mail) from the MFA rule; repeatable.
     #[arg(long = "mfa-exempt")]
     mfa_exempt: Vec<String>,
@@ -411,6 +429,12 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                         mfa_unexempt,
                         sso_exempt,
                         sso_unexempt,
+                        microsoft_tenants,
+                        google_domains,
+                        oidc_upstreams,
+                        email_domains,
+                        trust_upstream_mfa,
+                        sso_join,
                         out,
                     } = *args;
                     use crate::store::firms::ExemptFrom;
@@ -435,6 +459,12 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                         ip_allow,
                         sign_in_hours,
                         time_zone,
+                        microsoft_tenants,
+                        google_domains,
+                        oidc_upstreams,
+                        email_domains,
+                        upstream_mfa: trust_upstream_mfa,
+                        sso_join: sso_join.map(|v| v == "on"),
                         exemptions,
                     };
                     let changed =

@@ -39,6 +39,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod federation;
 pub mod keyring;
 pub mod mail;
 pub mod oidc;

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod password;
 pub mod profile;
 pub mod reset;
+pub mod sso_links;
 pub mod strength;
 
 use axum::routing::{get, post};
@@ -28,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/account/mfa/activate", post(mfa_pages::activate))
         .route("/account/mfa/recovery", post(mfa_pages::new_recovery_codes))
         .route("/account/mfa/deactivate", post(mfa_pages::deactivate))
+        .route("/account/sso/link", post(sso_links::start_link))
+        .route("/account/sso/unlink", post(sso_links::unlink))
         .route("/account/signin", get(console_signin::start))
         .route("/account/callback", get(console_signin::callback))
         .route("/password/strength", post(strength::estimate))

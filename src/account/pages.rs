@@ -62,7 +62,7 @@ pub(crate) async fn signed_in(
     Ok(Some(SignedIn { session, person }))
 }
 
-pub(super) fn to_signin() -> Response {
+pub(crate) fn to_signin() -> Response {
     render::see_other("/account/signin")
 }
 
@@ -92,6 +92,7 @@ struct AccountPage<'a> {
     memberships: Vec<Membership>,
     mfa: MfaSection,
     mfa_error: Option<String>,
+    sso: super::sso_links::SsoSection,
 }
 
 /// What the two-step sign-in section shows.
@@ -194,6 +195,7 @@ pub(super) async fn render_page(
             memberships: state.store.memberships_of(&person.id).await?,
             mfa,
             mfa_error: redisplay.mfa_error,
+            sso: super::sso_links::section(state, &person.id).await?,
         },
     );
     Ok(render::with_cookies(page, [browser.set_cookie.clone()]))
@@ -220,6 +222,8 @@ pub async fn show(
         Some("password") => Some("Your password was changed. We sent you an e-mail about it."),
         Some("sessions") => Some("Those sessions were signed out."),
         Some("mfa-off") => Some("Two-step sign-in is off. We sent you an e-mail about it."),
+        Some("sso-linked") => Some("The account was linked. We sent you an e-mail about it."),
+        Some("sso-unlinked") => Some("The account was unlinked. We sent you an e-mail about it."),
         _ => None,
     };
     render_page(&state, &browser, &who, notice, Redisplay::default()).await

@@ -166,6 +166,8 @@ pub async fn complete(
     {
         return Err(AccountError::LinkInvalid);
     }
+    // The link reached them by e-mail: the address is theirs.
+    state.store.mark_email_verified(&person.id).await?;
     // The owner can always get back in: the sign-in lock on their address is lifted.
     state
         .store

@@ -174,6 +174,12 @@ struct PolicyPatch {
     password_max_age_days: Option<i64>,
     password_reuse_limit: Option<i64>,
     password_composition: Option<bool>,
+    microsoft_tenants: Option<String>,
+    google_domains: Option<String>,
+    oidc_upstreams: Option<String>,
+    email_domains: Option<String>,
+    trust_upstream_mfa: Option<String>,
+    sso_join: Option<bool>,
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, OAuthError> {
@@ -201,6 +207,12 @@ async fn patch_policy(
         ip_allow: p.ip_allow,
         sign_in_hours: p.sign_in_hours,
         time_zone: p.time_zone,
+        microsoft_tenants: p.microsoft_tenants,
+        google_domains: p.google_domains,
+        oidc_upstreams: p.oidc_upstreams,
+        email_domains: p.email_domains,
+        upstream_mfa: p.trust_upstream_mfa,
+        sso_join: p.sso_join,
         exemptions: Vec::new(),
     };
     let firm = set_policy(&state, &firm_id, &change, &actor)

@@ -6,7 +6,7 @@ use crate::audit::{self, Actor, AuditEvent};
 use crate::crypto::bearer::random_id;
 use crate::policy::hours::SignInHours;
 use crate::policy::network::{format_allowlist, parse_allowlist};
-use crate::policy::{known_time_zone, MfaMode, SsoMode};
+use crate::policy::{known_time_zone, sso, MfaMode, SsoMode};
 use crate::store::firms::{ExemptFrom, Firm, FirmSetting, FirmTextSetting};
 
 /// Creates a firm. `region` is an ISO 3166 alpha-2 code in lower case (`au`, `nz`, `gb`, `us`).
@@ -69,6 +69,18 @@ pub struct PolicyChange {
     pub sign_in_hours: Option<String>,
     /// IANA name, the zone of the sign-in hours.
     pub time_zone: Option<String>,
+    /// Comma-separated Entra tenant ids whose Microsoft accounts the firm accepts.
+    pub microsoft_tenants: Option<String>,
+    /// Comma-separated Google Workspace domains (the `hd` claim) the firm accepts.
+    pub google_domains: Option<String>,
+    /// Comma-separated names of generic upstreams the firm accepts.
+    pub oidc_upstreams: Option<String>,
+    /// Comma-separated e-mail domains the firm owns.
+    pub email_domains: Option<String>,
+    /// Comma-separated upstreams whose MFA stands in for firmgate's challenge.
+    pub upstream_mfa: Option<String>,
+    /// Verified people of the firm's own tenant or domain join at their first SSO sign-in.
+    pub sso_join: Option<bool>,
     /// (rule, e-mail of a member, exempt or not).
     pub exemptions: Vec<(ExemptFrom, String, bool)>,
 }
@@ -107,6 +119,19 @@ impl PolicyChange {
                 )));
             }
             changes.push((FirmTextSetting::TimeZone, tz.to_owned()));
+        }
+        let lists: [(&Option<String>, FirmTextSetting, fn(&str) -> Result<String, String>); 5] = [
+            (&self.microsoft_tenants, FirmTextSetting::MicrosoftTenants, sso::parse_tenants),
+            (&self.google_domains, FirmTextSetting::GoogleDomains, sso::parse_domains),
+            (&self.oidc_upstreams, FirmTextSetting::OidcUpstreams, sso::parse_upstream_names),
+            (&self.email_domains, FirmTextSetting::EmailDomains, sso::parse_domains),
+            (&self.upstream_mfa, FirmTextSetting::UpstreamMfa, sso::parse_upstream_names),
+        ];
+        for (value, setting, parse) in lists {
+            if let Some(list) = value {
+                let list = if list.trim() == "none" { "" } else { list };
+                changes.push((setting, parse(list).map_err(invalid)?));
+            }
         }
         Ok(changes)
     }
@@ -155,6 +180,9 @@ impl PolicyChange {
         }
         if let Some(on) = self.password_composition {
             changes.push((FirmSetting::PasswordComposition, i64::from(on)));
+        }
+        if let Some(on) = self.sso_join {
+            changes.push((FirmSetting::SsoJoin, i64::from(on)));
         }
         if let Some(secs) = self.max_session_age_secs {
             if secs != 0 && !(300..=30 * 86400).contains(&secs) {
@@ -302,6 +330,12 @@ pub async fn policy_json(state: &AppState, firm: &Firm) -> Result<serde_json::Va
         "password_max_age_days": firm.password_max_age_days,
         "password_reuse_limit": firm.password_reuse_limit,
         "password_composition": firm.password_composition != 0,
+        "microsoft_tenants": sso::split_list(&firm.microsoft_tenants),
+        "google_domains": sso::split_list(&firm.google_domains),
+        "oidc_upstreams": sso::split_list(&firm.oidc_upstreams),
+        "email_domains": sso::split_list(&firm.email_domains),
+        "trust_upstream_mfa": sso::split_list(&firm.upstream_mfa),
+        "sso_join": firm.sso_join != 0,
         "mfa_exempt": state.store.exempted(&firm.id, ExemptFrom::Mfa).await?,
         "sso_exempt": state.store.exempted(&firm.id, ExemptFrom::Sso).await?,
     }))

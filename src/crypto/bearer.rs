@@ -53,6 +53,8 @@ pub enum TokenKind {
     BrowserBinding,
     PasswordReset,
     RecoveryCode,
+    /// The `state` of a round trip to an upstream provider.
+    UpstreamState,
 }
 
 impl TokenKind {
@@ -65,6 +67,7 @@ impl TokenKind {
             TokenKind::BrowserBinding => "browser",
             TokenKind::PasswordReset => "password-reset",
             TokenKind::RecoveryCode => "mfa-recovery",
+            TokenKind::UpstreamState => "upstream-state",
         }
     }
 }

@@ -10,6 +10,13 @@ pub const AMR_PASSWORD: &str = "pwd";
 /// `amr` of a sign-in with password and a TOTP (or recovery) code (RFC 8176 §2: `otp` is a
 /// one-time password, `mfa` more than one factor).
 pub const AMR_PASSWORD_OTP: &str = "pwd otp mfa";
+/// `amr` of a sign-in through an upstream provider (RFC 8176 §2 `fed`); the upstream's own
+/// values follow it in the ID token.
+pub const AMR_FEDERATED: &str = "fed";
+/// `amr` of an upstream sign-in followed by firmgate's own TOTP challenge.
+pub const AMR_FEDERATED_OTP: &str = "fed otp mfa";
+/// `amr` of an upstream sign-in whose MFA the firm trusts in place of its own challenge.
+pub const AMR_FEDERATED_MFA: &str = "fed mfa";
 /// `acr` for a password-only sign-in; advertised in `acr_values_supported`.
 pub const ACR_PASSWORD: &str = "urn:firmgate:acr:password";
 /// `acr` for a sign-in with a second factor. A relying party asking for it (`acr_values`, or an
@@ -22,13 +29,35 @@ pub fn amr_has_mfa(amr: &str) -> bool {
     amr.split_whitespace().any(|m| m == "mfa")
 }
 
-/// The `acr` a session's `amr` earns.
-pub fn acr_for(amr: &str) -> &'static str {
-    if amr_has_mfa(amr) {
+/// Whether a session's `amr` includes firmgate's own second factor (a TOTP or recovery code).
+pub fn amr_has_local_mfa(amr: &str) -> bool {
+    amr.split_whitespace().any(|m| m == "otp")
+}
+
+/// The `acr` to assert: MFA only when the session proved a second factor the firm accepts.
+pub fn acr_for(mfa_proved: bool) -> &'static str {
+    if mfa_proved {
         ACR_MFA
     } else {
         ACR_PASSWORD
     }
+}
+
+/// The ID token's `amr`: firmgate's own methods, then the values the upstream asserted (RFC 8176
+/// names; anything else the upstream sent is dropped), each once.
+pub fn token_amr(own: &str, upstream: Option<&str>) -> String {
+    let mut values: Vec<&str> = own.split_whitespace().collect();
+    if values.is_empty() {
+        values.push(AMR_PASSWORD);
+    }
+    for v in upstream.unwrap_or("").split_whitespace() {
+        let plain = v.len() <= 32
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if plain && !values.contains(&v) && values.len() < 12 {
+            values.push(v);
+        }
+    }
+    values.join(" ")
 }
 
 /// Whether the request insists on the MFA acr: `acr_values` (OIDC Core §3.1.2.1) or the values

@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::crypto::bearer::{BearerToken, TokenKind};
-use crate::oidc::claims::{acr_for, AMR_PASSWORD};
+use crate::oidc::claims::{acr_for, token_amr};
 use crate::oidc::request::{AuthorizationRequest, ADMIN_SCOPE};
 use crate::store::codes::CodeRecord;
 use crate::store::sessions::SessionRecord;
@@ -22,12 +22,13 @@ pub async fn issue_code(
     session: &SessionRecord,
     firm_id: &str,
     offline: bool,
+    mfa_proved: bool,
 ) -> Result<String, IssueError> {
     let now = state.clock.now();
     let code = BearerToken::generate();
     let ttl = i64::try_from(state.settings.code_ttl.as_secs()).unwrap_or(60);
     // The admin API scope only for an admin or owner of this firm, after a second factor.
-    let may_administer = crate::oidc::claims::amr_has_mfa(&session.amr)
+    let may_administer = mfa_proved
         && state
             .store
             .membership(firm_id, &session.person_id)
@@ -54,12 +55,8 @@ pub async fn issue_code(
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             auth_time: session.auth_time,
-            amr: if session.amr.is_empty() {
-                AMR_PASSWORD.to_owned()
-            } else {
-                session.amr.clone()
-            },
-            acr: acr_for(&session.amr).to_owned(),
+            amr: token_amr(&session.amr, session.upstream_amr.as_deref()),
+            acr: acr_for(mfa_proved).to_owned(),
             offline: i64::from(offline),
             created_at: now,
             expires_at: now + ttl,

@@ -6,6 +6,7 @@
 pub mod hours;
 pub mod network;
 pub mod password;
+pub mod sso;
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use ipnet::IpNet;
 
 use crate::clock::UnixTime;
 use hours::SignInHours;
+use sso::{SsoTrust, UpstreamUse};
 
 /// The default inactivity sign-out: 8 hours.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: i64 = 8 * 3600;
@@ -115,6 +117,8 @@ pub struct FirmPolicy {
     pub hours: Option<SignInHours>,
     /// IANA name; the hours are in this zone.
     pub time_zone: String,
+    /// The upstream accounts the firm accepts and whose MFA it believes.
+    pub sso_trust: SsoTrust,
 }
 
 impl Default for FirmPolicy {
@@ -127,6 +131,7 @@ impl Default for FirmPolicy {
             ip_allow: Vec::new(),
             hours: None,
             time_zone: "UTC".to_owned(),
+            sso_trust: SsoTrust::default(),
         }
     }
 }
@@ -159,6 +164,13 @@ pub struct FirmVerdict {
     pub mfa: MfaDemand,
     /// The person must sign in through one of these upstreams (empty: a password is fine).
     pub sso_required: &'static [&'static str],
+    /// False when the session came through an upstream account this firm does not accept (a
+    /// tenant or Workspace domain it does not list). Always true for a password session.
+    pub upstream_accepted: bool,
+    /// The session came through an accepted upstream that meets `sso_required`.
+    pub sso_satisfied: bool,
+    /// The firm lets this session's upstream MFA stand in for its own challenge.
+    pub upstream_mfa_trusted: bool,
 }
 
 impl Default for FirmVerdict {
@@ -201,8 +213,37 @@ impl FirmPolicy {
         network::allowed(&self.ip_allow, ip)
     }
 
+    /// The verdict for a password session.
     pub fn verdict(&self, who: PersonStanding, ip: Option<IpAddr>, now: UnixTime) -> FirmVerdict {
+        self.verdict_for(who, ip, now, None)
+    }
+
+    /// The verdict for a session that came through `via` (an upstream) or a password (`None`).
+    pub fn verdict_for(
+        &self,
+        who: PersonStanding,
+        ip: Option<IpAddr>,
+        now: UnixTime,
+        via: Option<&UpstreamUse<'_>>,
+    ) -> FirmVerdict {
+        let upstream_accepted = via.is_none_or(|v| self.sso_trust.accepts(v));
+        let sso_required = if who.sso_excluded {
+            &[]
+        } else {
+            self.sso.providers()
+        };
+        let sso_satisfied = via.is_some_and(|v| {
+            upstream_accepted
+                && match self.sso {
+                    SsoMode::Any => true,
+                    mode => mode.providers().contains(&v.provider),
+                }
+        });
         FirmVerdict {
+            upstream_accepted,
+            sso_satisfied,
+            upstream_mfa_trusted: via
+                .is_some_and(|v| upstream_accepted && self.sso_trust.trusts_mfa_of(v.provider)),
             network_allowed: self.network_allows(ip),
             within_hours: self.within_hours(now),
             idle_timeout_secs: self.idle_timeout_secs,
@@ -212,11 +253,7 @@ impl FirmPolicy {
                 (MfaMode::Prompt, false) => MfaDemand::Offer,
                 (MfaMode::Required, false) => MfaDemand::Require,
             },
-            sso_required: if who.sso_excluded {
-                &[]
-            } else {
-                self.sso.providers()
-            },
+            sso_required,
         }
     }
 }

@@ -213,7 +213,14 @@ pub fn next_step(input: &FlowInput) -> Step {
     {
         return login_or(Denial::LoginRequired);
     }
-    if !policy.sso_required.is_empty() && !session.federated {
+    // A sign-in through an upstream account this firm does not accept (another tenant or
+    // Workspace domain) gets nothing for this firm.
+    if session.federated && !policy.upstream_accepted {
+        return Step::Deny(Denial::AccessDenied(
+            "the user's firm does not accept single sign-on with this account",
+        ));
+    }
+    if !policy.sso_required.is_empty() && !policy.sso_satisfied {
         return if input.prompt.none {
             Step::Deny(Denial::LoginRequired)
         } else {

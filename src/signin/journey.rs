@@ -7,7 +7,9 @@ use super::flow::{next_step, ConsentFacts, FirmFacts, FlowInput, MfaFacts, Sessi
 use super::interaction::{self, Interaction};
 use crate::app::AppState;
 use crate::error::PageError;
+use crate::oidc::claims::{amr_has_local_mfa, amr_has_mfa};
 use crate::oidc::request::AuthorizationRequest;
+use crate::policy::sso::{UpstreamKind, UpstreamUse};
 use crate::oidc::{issue, response};
 use crate::store::clients::ClientRecord;
 use crate::store::people::Membership;
@@ -23,6 +25,8 @@ pub struct Assessment {
     pub memberships: Vec<Membership>,
     /// The firm this sign-in is for, once known.
     pub firm: Option<Membership>,
+    /// The session proved a second factor this firm accepts: the `acr` to assert.
+    pub mfa_proved: bool,
 }
 
 pub async fn assess(
@@ -70,7 +74,13 @@ pub async fn assess(
             .is_some_and(|sub| sub != s.person_id),
         federated: s.amr.split_whitespace().any(|m| m == "fed"),
     });
+    let mut mfa_proved = false;
     if let Some(s) = session {
+        let via = s.upstream.as_deref().map(|provider| UpstreamUse {
+            kind: UpstreamKind::of(provider),
+            provider,
+            realm: s.upstream_realm.as_deref(),
+        });
         password_change_required = match state.store.person(&s.person_id).await? {
             Some(p) => {
                 let policy = state.store.password_policy_for(&p.id).await?;
@@ -84,7 +94,6 @@ pub async fn assess(
             .totp_factor(&s.person_id)
             .await?
             .is_some_and(|f| f.activated_at.is_some());
-        mfa.verified_in_session = crate::oidc::claims::amr_has_mfa(&s.amr);
         memberships = state.store.memberships_of(&s.person_id).await?;
         // The firm: the client's own, the one picked on the chooser, the `firm` the request
         // preselects (when the person is a member), or the only one.
@@ -107,12 +116,21 @@ pub async fn assess(
                     .await?
                     .unwrap_or_default();
                 let standing = state.store.standing(&m.firm_id, &s.person_id).await?;
-                FirmFacts::Resolved(policy.verdict(standing, ip, now))
+                FirmFacts::Resolved(policy.verdict_for(standing, ip, now, via.as_ref()))
             }
             None if client.firm_id.is_none() && memberships.len() > 1 => FirmFacts::Choose,
             None => FirmFacts::NotMember,
         };
         firm = chosen.cloned();
+        // firmgate's own second factor always counts; an upstream's MFA only where this firm
+        // trusts that upstream (SECURITY.md 98).
+        mfa.verified_in_session = amr_has_local_mfa(&s.amr)
+            || (amr_has_mfa(&s.amr)
+                && match &firm_facts {
+                    FirmFacts::Resolved(v) => s.upstream.is_none() || v.upstream_mfa_trusted,
+                    _ => false,
+                });
+        mfa_proved = mfa.verified_in_session;
         let granted = state
             .store
             .consented_scopes(&s.person_id, &client.id)
@@ -134,6 +152,7 @@ pub async fn assess(
         client,
         memberships,
         firm,
+        mfa_proved,
     })
 }
 
@@ -172,7 +191,15 @@ pub async fn act(
                         .as_ref()
                         .and_then(|i| i.record.consent.as_deref())
                         == Some("allow"));
-            let code = issue::issue_code(state, request, session, &firm.firm_id, offline).await?;
+            let code = issue::issue_code(
+                state,
+                request,
+                session,
+                &firm.firm_id,
+                offline,
+                assessment.mfa_proved,
+            )
+            .await?;
             state.store.touch_session(&session.id, now).await?;
             return Ok(response::code(
                 &request.redirect_uri,

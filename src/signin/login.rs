@@ -32,6 +32,8 @@ struct LoginPage<'a> {
     interaction: &'a str,
     email: &'a str,
     error: Option<&'a str>,
+    /// (name, label) of the configured upstreams: "Sign in with Microsoft".
+    upstreams: Vec<(String, String)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -40,6 +42,7 @@ pub struct InteractionQuery {
 }
 
 fn login_page(
+    state_upstreams: &crate::federation::Upstreams,
     browser: &Browser,
     i: &Interaction,
     client_name: &str,
@@ -52,6 +55,7 @@ fn login_page(
         interaction: i.id(),
         email,
         error,
+        upstreams: state_upstreams.buttons(),
     });
     render::with_cookies(page, [browser.set_cookie.clone()])
 }
@@ -80,6 +84,7 @@ pub async fn show(
     };
     let hint = i.request.login_hint.clone().unwrap_or_default();
     Ok(login_page(
+        &state.upstreams,
         &browser,
         &i,
         &assessment.client.name,
@@ -105,7 +110,14 @@ pub async fn submit(
     let email = form.get("email").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
     let retry = |message: &str| -> Response {
-        login_page(&browser, &i, &client.name, &email, Some(message))
+        login_page(
+            &state.upstreams,
+            &browser,
+            &i,
+            &client.name,
+            &email,
+            Some(message),
+        )
     };
     if email.is_empty() || password.is_empty() {
         return Ok(retry("Enter your email address and password."));
@@ -211,7 +223,15 @@ pub async fn submit(
     }
     let previous = session::current(&state, &headers).await?;
     let (session_id, cookie) =
-        session::establish(&state, previous.as_ref(), &person.id, AMR_PASSWORD, &actor).await?;
+        session::establish(
+            &state,
+            previous.as_ref(),
+            &person.id,
+            AMR_PASSWORD,
+            None,
+            &actor,
+        )
+        .await?;
     state
         .store
         .set_interaction_session(i.id(), &session_id)

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod select_firm;
 pub mod session;
 pub mod set_password;
+pub mod sso;
 pub mod sso_required;
 pub mod throttle;
 pub mod welcome;
@@ -54,4 +55,6 @@ pub fn routes() -> Router<AppState> {
             get(forgot::show_reset).post(forgot::submit_reset),
         )
         .route("/welcome", get(welcome::show))
+        .route("/sso/{provider}/start", axum::routing::post(sso::start))
+        .route("/sso/{provider}/callback", get(sso::callback))
 }

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::clock::UnixTime;
 use crate::crypto::bearer::{random_id, BearerToken, TokenKind};
-use crate::store::sessions::{NewSession, SessionRecord};
+use crate::store::sessions::{NewSession, SessionRecord, UpstreamSignIn};
 use crate::store::StoreResult;
 use crate::web::cookies::{self, CookieName};
 
@@ -42,6 +42,7 @@ pub async fn establish(
     previous: Option<&SessionRecord>,
     person_id: &str,
     amr: &str,
+    upstream: Option<UpstreamSignIn<'_>>,
     actor: &Actor,
 ) -> StoreResult<(String, Option<HeaderValue>)> {
     let now = state.clock.now();
@@ -60,6 +61,7 @@ pub async fn establish(
             expires_at: now + lifetime,
             user_agent: actor.user_agent.as_deref(),
             ip: actor.ip.as_deref(),
+            upstream,
         })
         .await?;
     if let Some(old) = previous {
@@ -85,20 +87,24 @@ pub fn clear_cookie(state: &AppState) -> Option<HeaderValue> {
 }
 
 /// After the second factor: a new session (new token, ASVS 3.2.1 on a privilege change) for the
-/// same person with `amr` "pwd otp mfa"; the old one ends and its grants move over.
+/// same person with `amr` "pwd otp mfa" (or "fed otp mfa" after single sign-on, keeping what
+/// the upstream asserted); the old one ends and its grants move over.
 pub async fn upgrade_to_mfa(
     state: &AppState,
     old: &SessionRecord,
     actor: &Actor,
 ) -> StoreResult<(SessionRecord, Option<HeaderValue>)> {
-    let (id, cookie) = establish(
-        state,
-        Some(old),
-        &old.person_id,
-        crate::oidc::claims::AMR_PASSWORD_OTP,
-        actor,
-    )
-    .await?;
+    let upstream = old.upstream.as_deref().map(|provider| UpstreamSignIn {
+        provider,
+        realm: old.upstream_realm.as_deref(),
+        amr: old.upstream_amr.as_deref().unwrap_or(""),
+    });
+    let amr = if upstream.is_some() {
+        crate::oidc::claims::AMR_FEDERATED_OTP
+    } else {
+        crate::oidc::claims::AMR_PASSWORD_OTP
+    };
+    let (id, cookie) = establish(state, Some(old), &old.person_id, amr, upstream, actor).await?;
     let session = state
         .store
         .session(&id)

@@ -70,6 +70,10 @@ pub async fn password_refused(
 struct SsoRequiredPage<'a> {
     firm_name: &'a str,
     providers: String,
+    csrf: &'a str,
+    interaction: &'a str,
+    /// (name, label) of the accepted upstreams that are configured here.
+    buttons: Vec<(String, String)>,
 }
 
 pub async fn show(
@@ -78,7 +82,11 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<InteractionQuery>,
 ) -> Result<Response, PageError> {
-    let AtStep { assessment, .. } = match visit(
+    let AtStep {
+        assessment,
+        interaction,
+        ..
+    } = match visit(
         &state,
         &browser,
         &headers,
@@ -99,6 +107,19 @@ pub async fn show(
             .as_ref()
             .map_or("Your firm", |f| f.firm_name.as_str()),
         providers: providers_phrase(providers),
+        csrf: &browser.csrf_token(),
+        interaction: interaction.id(),
+        buttons: state
+            .upstreams
+            .buttons()
+            .into_iter()
+            .filter(|(name, _)| {
+                providers.contains(&name.as_str())
+                    || (providers.len() > 1
+                        && crate::policy::sso::UpstreamKind::of(name)
+                            == crate::policy::sso::UpstreamKind::Generic)
+            })
+            .collect(),
     });
     Ok(render::with_cookies(page, [browser.set_cookie.clone()]))
 }

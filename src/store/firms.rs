@@ -6,6 +6,7 @@ use super::{Store, StoreError, StoreResult};
 use crate::policy::hours::SignInHours;
 use crate::policy::network::parse_allowlist;
 use crate::policy::password::PasswordPolicy;
+use crate::policy::sso::{split_list, SsoTrust};
 use crate::policy::{FirmPolicy, PersonStanding};
 
 #[derive(Clone, Debug, FromRow)]
@@ -28,6 +29,12 @@ pub struct Firm {
     pub time_zone: String,
     /// 0 means the server's limit.
     pub max_session_age_secs: i64,
+    pub microsoft_tenants: String,
+    pub google_domains: String,
+    pub oidc_upstreams: String,
+    pub email_domains: String,
+    pub upstream_mfa: String,
+    pub sso_join: i64,
 }
 
 impl Default for Firm {
@@ -49,6 +56,12 @@ impl Default for Firm {
             signin_hours: String::new(),
             time_zone: policy.time_zone,
             max_session_age_secs: 0,
+            microsoft_tenants: String::new(),
+            google_domains: String::new(),
+            oidc_upstreams: String::new(),
+            email_domains: String::new(),
+            upstream_mfa: String::new(),
+            sso_join: 0,
         }
     }
 }
@@ -71,13 +84,22 @@ impl Firm {
                 Some(SignInHours::parse(&self.signin_hours).map_err(corrupt)?)
             },
             time_zone: self.time_zone.clone(),
+            sso_trust: SsoTrust {
+                microsoft_tenants: split_list(&self.microsoft_tenants),
+                google_domains: split_list(&self.google_domains),
+                oidc_upstreams: split_list(&self.oidc_upstreams),
+                email_domains: split_list(&self.email_domains),
+                upstream_mfa: split_list(&self.upstream_mfa),
+                join: self.sso_join != 0,
+            },
         })
     }
 }
 
 const FIRM_COLUMNS: &str = "id, name, region, idle_timeout_secs, created_at, password_min_length, \
      password_max_age_days, password_reuse_limit, password_composition, mfa_mode, sso_mode, \
-     ip_allow, signin_hours, time_zone, max_session_age_secs";
+     ip_allow, signin_hours, time_zone, max_session_age_secs, microsoft_tenants, google_domains, \
+     oidc_upstreams, email_domains, upstream_mfa, sso_join";
 
 /// The numeric policy settings a firm admin may change, each one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +110,8 @@ pub enum FirmSetting {
     PasswordReuseLimit,
     PasswordComposition,
     MaxSessionAgeSecs,
+    /// 0/1: verified people of the firm's tenant or domain join at their first SSO sign-in.
+    SsoJoin,
 }
 
 /// The text policy settings, each one column.
@@ -98,6 +122,11 @@ pub enum FirmTextSetting {
     IpAllow,
     SigninHours,
     TimeZone,
+    MicrosoftTenants,
+    GoogleDomains,
+    OidcUpstreams,
+    EmailDomains,
+    UpstreamMfa,
 }
 
 impl FirmTextSetting {
@@ -108,6 +137,11 @@ impl FirmTextSetting {
             FirmTextSetting::IpAllow => "ip_allow",
             FirmTextSetting::SigninHours => "signin_hours",
             FirmTextSetting::TimeZone => "time_zone",
+            FirmTextSetting::MicrosoftTenants => "microsoft_tenants",
+            FirmTextSetting::GoogleDomains => "google_domains",
+            FirmTextSetting::OidcUpstreams => "oidc_upstreams",
+            FirmTextSetting::EmailDomains => "email_domains",
+            FirmTextSetting::UpstreamMfa => "upstream_mfa",
         }
     }
 
@@ -118,6 +152,11 @@ impl FirmTextSetting {
             FirmTextSetting::IpAllow => &firm.ip_allow,
             FirmTextSetting::SigninHours => &firm.signin_hours,
             FirmTextSetting::TimeZone => &firm.time_zone,
+            FirmTextSetting::MicrosoftTenants => &firm.microsoft_tenants,
+            FirmTextSetting::GoogleDomains => &firm.google_domains,
+            FirmTextSetting::OidcUpstreams => &firm.oidc_upstreams,
+            FirmTextSetting::EmailDomains => &firm.email_domains,
+            FirmTextSetting::UpstreamMfa => &firm.upstream_mfa,
         }
     }
 }
@@ -147,6 +186,7 @@ impl FirmSetting {
             FirmSetting::PasswordReuseLimit => "password_reuse_limit",
             FirmSetting::PasswordComposition => "password_composition",
             FirmSetting::MaxSessionAgeSecs => "max_session_age_secs",
+            FirmSetting::SsoJoin => "sso_join",
         }
     }
 
@@ -158,6 +198,7 @@ impl FirmSetting {
             FirmSetting::PasswordReuseLimit => firm.password_reuse_limit,
             FirmSetting::PasswordComposition => firm.password_composition,
             FirmSetting::MaxSessionAgeSecs => firm.max_session_age_secs,
+            FirmSetting::SsoJoin => firm.sso_join,
         }
     }
 }
@@ -165,7 +206,8 @@ impl FirmSetting {
 impl Store {
     pub async fn insert_firm(&self, firm: &Firm) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&firm.id)
         .bind(&firm.name)
@@ -182,6 +224,12 @@ impl Store {
         .bind(&firm.signin_hours)
         .bind(&firm.time_zone)
         .bind(firm.max_session_age_secs)
+        .bind(&firm.microsoft_tenants)
+        .bind(&firm.google_domains)
+        .bind(&firm.oidc_upstreams)
+        .bind(&firm.email_domains)
+        .bind(&firm.upstream_mfa)
+        .bind(firm.sso_join)
         .execute(self.pool())
         .await?;
         Ok(())

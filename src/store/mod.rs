@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod outbox;
 pub mod people;
 pub mod sessions;
+pub mod sso;
 pub mod throttles;
 
 use std::time::Duration;

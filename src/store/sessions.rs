@@ -18,6 +18,20 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The upstream provider the person signed in with (`None`: a password).
+    pub upstream: Option<String>,
+    /// Its Microsoft tenant or Google Workspace domain.
+    pub upstream_realm: Option<String>,
+    /// The `amr` values the upstream asserted, space-separated.
+    pub upstream_amr: Option<String>,
+}
+
+/// How an upstream sign-in went, for the session row.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UpstreamSignIn<'a> {
+    pub provider: &'a str,
+    pub realm: Option<&'a str>,
+    pub amr: &'a str,
 }
 
 pub struct NewSession<'a> {
@@ -29,16 +43,17 @@ pub struct NewSession<'a> {
     pub expires_at: UnixTime,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    pub upstream: Option<UpstreamSignIn<'a>>,
 }
 
-const COLUMNS: &str =
-    "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, user_agent, ip";
+const COLUMNS: &str = "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, \
+     user_agent, ip, upstream, upstream_realm, upstream_amr";
 
 impl Store {
     pub async fn insert_session(&self, s: &NewSession<'_>) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, person_id, auth_time, amr, created_at, last_seen_at, expires_at, user_agent, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+            "INSERT INTO sessions (id, token_hash, person_id, auth_time, amr, created_at, last_seen_at, expires_at, user_agent, ip, \
+             upstream, upstream_realm, upstream_amr) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(s.id)
         .bind(s.token_hash)
@@ -49,6 +64,9 @@ impl Store {
         .bind(s.expires_at)
         .bind(s.user_agent)
         .bind(s.ip)
+        .bind(s.upstream.map(|u| u.provider))
+        .bind(s.upstream.and_then(|u| u.realm))
+        .bind(s.upstream.map(|u| u.amr))
         .execute(self.pool())
         .await?;
         Ok(())

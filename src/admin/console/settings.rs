@@ -43,6 +43,12 @@ struct SettingsForm {
     password_composition: bool,
     mfa_exempt: String,
     sso_exempt: String,
+    microsoft_tenants: String,
+    google_domains: String,
+    oidc_upstreams: String,
+    email_domains: String,
+    trust_upstream_mfa: String,
+    sso_join: bool,
 }
 
 fn duration_text(secs: i64) -> String {
@@ -75,6 +81,12 @@ async fn stored(state: &AppState, firm: &Firm) -> Result<SettingsForm, PageError
             .exempted(&firm.id, ExemptFrom::Sso)
             .await?
             .join("\n"),
+        microsoft_tenants: firm.microsoft_tenants.replace(',', ", "),
+        google_domains: firm.google_domains.replace(',', ", "),
+        oidc_upstreams: firm.oidc_upstreams.replace(',', ", "),
+        email_domains: firm.email_domains.replace(',', ", "),
+        trust_upstream_mfa: firm.upstream_mfa.replace(',', ", "),
+        sso_join: firm.sso_join != 0,
     })
 }
 
@@ -176,6 +188,12 @@ pub async fn save(
         password_reuse_limit: field("password_reuse_limit"),
         password_composition: params.get("password_composition") == Some("on"),
         mfa_exempt: field("mfa_exempt"),
+        microsoft_tenants: field("microsoft_tenants"),
+        google_domains: field("google_domains"),
+        oidc_upstreams: field("oidc_upstreams"),
+        email_domains: field("email_domains"),
+        trust_upstream_mfa: field("trust_upstream_mfa"),
+        sso_join: params.get("sso_join") == Some("on"),
         sso_exempt: field("sso_exempt"),
     };
     let change = match to_change(&state, &firm, &submitted).await {
@@ -246,6 +264,12 @@ async fn to_change(
         ip_allow: Some(f.ip_allow.clone()),
         sign_in_hours: Some(f.sign_in_hours.clone()),
         time_zone: Some(f.time_zone.clone()),
+        microsoft_tenants: Some(f.microsoft_tenants.clone()),
+        google_domains: Some(f.google_domains.clone()),
+        oidc_upstreams: Some(f.oidc_upstreams.clone()),
+        email_domains: Some(f.email_domains.clone()),
+        upstream_mfa: Some(f.trust_upstream_mfa.clone()),
+        sso_join: Some(f.sso_join),
         exemptions,
     })
 }

@@ -209,8 +209,12 @@ fn next_step_table() {
             FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["microsoft"], ..no_rules() }), consent: remembered(), ..base() }, Step::SsoRequired(&["microsoft"])),
         ("SSO required, password session, prompt=none -> login_required",
             FlowInput { prompt: NONE, session: live(10), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::LoginRequired)),
-        ("SSO required, federated session -> issue",
-            FlowInput { session: Some(SessionFacts { federated: true, ..live(10).unwrap() }), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("SSO required, federated session the firm accepts -> issue",
+            FlowInput { session: Some(SessionFacts { federated: true, ..live(10).unwrap() }), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], sso_satisfied: true, ..no_rules() }), consent: remembered(), ..base() }, Step::Issue),
+        ("SSO required, federated through another upstream -> the SSO page",
+            FlowInput { session: Some(SessionFacts { federated: true, ..live(10).unwrap() }), firm: FirmFacts::Resolved(FirmVerdict { sso_required: &["google"], sso_satisfied: false, ..no_rules() }), consent: remembered(), ..base() }, Step::SsoRequired(&["google"])),
+        ("federated through an account the firm does not accept -> access_denied (SECURITY 93, 94)",
+            FlowInput { session: Some(SessionFacts { federated: true, ..fresh().unwrap() }), firm: FirmFacts::Resolved(FirmVerdict { upstream_accepted: false, ..no_rules() }), consent: remembered(), ..base() }, Step::Deny(Denial::AccessDenied("the user's firm does not accept single sign-on with this account"))),
         ("MFA required, none set up -> set-up, before consent",
             FlowInput { session: fresh(), firm: FirmFacts::Resolved(FirmVerdict { mfa: MfaDemand::Require, ..no_rules() }), consent: ConsentFacts { decision_here: Some(true), ..Default::default() }, ..base() }, Step::EnrolMfa),
         ("MFA required on a live session -> set-up at the next authorization",
@@ -260,13 +264,17 @@ fn denials_map_to_oidc_error_codes() {
 fn policy_invariants_hold_in_every_combination() {
     let demands = [MfaDemand::Nothing, MfaDemand::Offer, MfaDemand::Require];
     let ssos: [&'static [&'static str]; 2] = [&[], &["microsoft"]];
+    let upstream_states = [(true, false), (true, true), (false, false)];
     let sessions = [fresh(), live(10), live(7200)];
     let prompts = [Prompt::default(), NONE, LOGIN];
     let factors = [(false, false), (true, false), (true, true)];
     let mut checked = 0;
     for demand in demands {
         for sso in ssos {
-            for federated in [false, true] {
+            for (federated, (accepted, satisfied)) in [false, true]
+                .into_iter()
+                .flat_map(|f| upstream_states.map(|u| (f, u)))
+            {
                 for network in [true, false] {
                     for hours in [true, false] {
                         for session in &sessions {
@@ -280,6 +288,8 @@ fn policy_invariants_hold_in_every_combination() {
                                                 max_session_age_secs: Some(3600),
                                                 mfa: demand,
                                                 sso_required: sso,
+                                                upstream_accepted: accepted || !federated,
+                                                sso_satisfied: satisfied && federated,
                                                 ..no_rules()
                                             };
                                             let input = FlowInput {
@@ -302,7 +312,11 @@ fn policy_invariants_hold_in_every_combination() {
                                             let why = format!("{input:?} -> {step:?}");
                                             if step == Step::Issue {
                                                 assert!(network && hours, "{why}");
-                                                assert!(sso.is_empty() || federated, "{why}");
+                                                assert!(
+                                                    sso.is_empty() || (federated && satisfied),
+                                                    "{why}"
+                                                );
+                                                assert!(!federated || accepted, "{why}");
                                                 assert!(!temporary, "{why}");
                                                 assert!(!enrolled || verified, "{why}");
                                                 assert!(
@@ -333,5 +347,5 @@ fn policy_invariants_hold_in_every_combination() {
             }
         }
     }
-    assert_eq!(checked, 3 * 2 * 2 * 2 * 2 * 3 * 2 * 3 * 2 * 3);
+    assert_eq!(checked, 3 * 2 * (2 * 3) * 2 * 2 * 3 * 2 * 3 * 2 * 3);
 }
