@@ -196,28 +196,26 @@ fn upstream(
     kind: crate::policy::sso::UpstreamKind,
     client_id: Option<String>,
     client_secret: Option<String>,
-    discovery_url: Option<String>,
+    discovery_url: Option<&str>,
     default_discovery: &str,
 ) -> Result<Option<UpstreamSettings>, ConfigError> {
     let Some(client_id) = client_id.filter(|c| !c.trim().is_empty()) else {
         return Ok(None);
     };
-    let client_secret = client_secret
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ConfigError::Invalid {
-            name: "upstream client_secret",
-            reason: format!("{name}: a client id is set but no client secret"),
-        })?;
+    let client_secret =
+        client_secret
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "upstream client_secret",
+                reason: format!("{name}: a client id is set but no client secret"),
+            })?;
     Ok(Some(UpstreamSettings {
         name: name.to_owned(),
         label: label.to_owned(),
         kind,
         client_id: client_id.trim().to_owned(),
         client_secret: SecretString::new(client_secret),
-        discovery_url: upstream_url(
-            name,
-            discovery_url.as_deref().unwrap_or(default_discovery),
-        )?,
+        discovery_url: upstream_url(name, discovery_url.unwrap_or(default_discovery))?,
     }))
 }
 
@@ -229,10 +227,28 @@ fn upstreams(
     use crate::policy::sso::UpstreamKind;
     let mut out = Vec::new();
     for (name, label, kind, prefix, from_file, default) in [
-        ("microsoft", "Microsoft", UpstreamKind::Microsoft, "FIRMGATE_MICROSOFT", &file.microsoft, MICROSOFT_DISCOVERY_URL),
-        ("google", "Google", UpstreamKind::Google, "FIRMGATE_GOOGLE", &file.google, GOOGLE_DISCOVERY_URL),
+        (
+            "microsoft",
+            "Microsoft",
+            UpstreamKind::Microsoft,
+            "FIRMGATE_MICROSOFT",
+            &file.microsoft,
+            MICROSOFT_DISCOVERY_URL,
+        ),
+        (
+            "google",
+            "Google",
+            UpstreamKind::Google,
+            "FIRMGATE_GOOGLE",
+            &file.google,
+            GOOGLE_DISCOVERY_URL,
+        ),
     ] {
-        let pick = |suffix: &str, f: Option<&String>| env.get(&format!("{prefix}_{suffix}")).cloned().or_else(|| f.cloned());
+        let pick = |suffix: &str, f: Option<&String>| {
+            env.get(&format!("{prefix}_{suffix}"))
+                .cloned()
+                .or_else(|| f.cloned())
+        };
         let f = from_file.as_ref();
         if f.is_some_and(|f| f.name.is_some() || f.label.is_some()) {
             return Err(ConfigError::Invalid {
@@ -246,7 +262,7 @@ fn upstreams(
             kind,
             pick("CLIENT_ID", f.and_then(|f| f.client_id.as_ref())),
             pick("CLIENT_SECRET", f.and_then(|f| f.client_secret.as_ref())),
-            pick("DISCOVERY_URL", f.and_then(|f| f.discovery_url.as_ref())),
+            pick("DISCOVERY_URL", f.and_then(|f| f.discovery_url.as_ref())).as_deref(),
             default,
         )?);
     }
@@ -267,10 +283,13 @@ fn upstreams(
                 reason: format!("{name:?} is configured twice"),
             });
         }
-        let discovery = u.discovery_url.clone().ok_or_else(|| ConfigError::Invalid {
-            name: "upstream discovery_url",
-            reason: format!("{name}: a generic upstream needs its discovery_url"),
-        })?;
+        let discovery = u
+            .discovery_url
+            .clone()
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "upstream discovery_url",
+                reason: format!("{name}: a generic upstream needs its discovery_url"),
+            })?;
         let label = u.label.clone().unwrap_or_else(|| name.clone());
         let configured = upstream(
             &name,
@@ -278,7 +297,7 @@ fn upstreams(
             UpstreamKind::Generic,
             u.client_id.clone(),
             u.client_secret.clone(),
-            Some(discovery.clone()),
+            Some(&discovery),
             &discovery,
         )?
         .ok_or_else(|| ConfigError::Invalid {

@@ -47,6 +47,9 @@ pub async fn create_firm(
     Ok(firm)
 }
 
+/// Checks a comma-separated list and gives its stored form.
+type ListParser = fn(&str) -> Result<String, String>;
+
 /// Policy changes; `None` leaves a setting as it is.
 #[derive(Debug, Default, Clone)]
 pub struct PolicyChange {
@@ -120,12 +123,32 @@ impl PolicyChange {
             }
             changes.push((FirmTextSetting::TimeZone, tz.to_owned()));
         }
-        let lists: [(&Option<String>, FirmTextSetting, fn(&str) -> Result<String, String>); 5] = [
-            (&self.microsoft_tenants, FirmTextSetting::MicrosoftTenants, sso::parse_tenants),
-            (&self.google_domains, FirmTextSetting::GoogleDomains, sso::parse_domains),
-            (&self.oidc_upstreams, FirmTextSetting::OidcUpstreams, sso::parse_upstream_names),
-            (&self.email_domains, FirmTextSetting::EmailDomains, sso::parse_domains),
-            (&self.upstream_mfa, FirmTextSetting::UpstreamMfa, sso::parse_upstream_names),
+        let lists: [(&Option<String>, FirmTextSetting, ListParser); 5] = [
+            (
+                &self.microsoft_tenants,
+                FirmTextSetting::MicrosoftTenants,
+                sso::parse_tenants,
+            ),
+            (
+                &self.google_domains,
+                FirmTextSetting::GoogleDomains,
+                sso::parse_domains,
+            ),
+            (
+                &self.oidc_upstreams,
+                FirmTextSetting::OidcUpstreams,
+                sso::parse_upstream_names,
+            ),
+            (
+                &self.email_domains,
+                FirmTextSetting::EmailDomains,
+                sso::parse_domains,
+            ),
+            (
+                &self.upstream_mfa,
+                FirmTextSetting::UpstreamMfa,
+                sso::parse_upstream_names,
+            ),
         ];
         for (value, setting, parse) in lists {
             if let Some(list) = value {

@@ -11,9 +11,10 @@ use openidconnect::core::{
     CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AdditionalClaims, AuthType, ClaimsVerificationError, SignatureVerificationError, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken,
-    IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -80,6 +81,16 @@ impl Discovered {
     pub fn is_template(&self) -> bool {
         self.issuer.contains("{tenantid}")
     }
+}
+
+/// What a callback brought and what the round trip kept, to redeem the code.
+#[derive(Clone, Copy)]
+pub struct Redemption<'a> {
+    pub code: &'a str,
+    /// RFC 9207 `iss` of the authorization response, if sent.
+    pub iss_param: Option<&'a str>,
+    pub nonce: &'a str,
+    pub pkce_verifier: &'a str,
 }
 
 /// One configured upstream and its cached discovery.
@@ -173,10 +184,11 @@ impl Provider {
         let jwks = JsonWebKeySet::<CoreJsonWebKey>::fetch_async(metadata.jwks_uri(), http)
             .await
             .map_err(|e| self.unreachable(format!("keys: {e}")))?;
-        let basic_ok = metadata.token_endpoint_auth_methods_supported().is_none_or(|m| {
-            m.iter()
-                .any(|a| *a == openidconnect::core::CoreClientAuthMethod::ClientSecretBasic)
-        });
+        let basic_ok = metadata
+            .token_endpoint_auth_methods_supported()
+            .is_none_or(|m| {
+                m.contains(&openidconnect::core::CoreClientAuthMethod::ClientSecretBasic)
+            });
         Ok(Discovered {
             metadata: metadata.set_jwks(jwks),
             issuer,
@@ -254,17 +266,20 @@ impl Provider {
     }
 
     /// Redeems the code and verifies the ID token, then reads the identity the way this kind
-    /// of upstream means it. `iss_param` is the callback's RFC 9207 `iss`, if sent.
+    /// of upstream means it.
     pub async fn finish(
         &self,
         upstreams: &Upstreams,
         redirect_uri: &str,
-        code: &str,
-        iss_param: Option<&str>,
-        nonce: &str,
-        pkce_verifier: &str,
+        r: &Redemption<'_>,
         now: UnixTime,
     ) -> Result<UpstreamIdentity, FederationError> {
+        let Redemption {
+            code,
+            iss_param,
+            nonce,
+            pkce_verifier,
+        } = *r;
         let d = self.discovered(upstreams.http(), None).await?;
         // RFC 9207 §2.4: an `iss` that does not name this upstream is a mix-up; an upstream
         // that promises `iss` must send it. Checked before the code goes anywhere.

@@ -32,9 +32,14 @@ pub struct LocalAccount<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Link to this existing person (`firm_id`: the firm whose trust allowed it).
-    LinkExisting { person_id: String, firm_id: String },
+    LinkExisting {
+        person_id: String,
+        firm_id: String,
+    },
     /// Create the person and make them a member of this firm.
-    Join { firm_id: String },
+    Join {
+        firm_id: String,
+    },
     Refuse(Refusal),
 }
 
@@ -181,17 +186,63 @@ mod tests {
     fn existing_people_are_linked_only_on_a_vouched_address() {
         let t = trust(false);
         let l = local(true, &t);
-        assert_eq!(decide(&microsoft(true, TENANT, "x@other.example"), Some(&l), &[]), link());
-        assert_eq!(decide(&microsoft(false, TENANT, "ann@lawfirm.example"), Some(&l), &[]), link(), "trusted tenant, owned domain");
-        assert_eq!(decide(&microsoft(false, TENANT, "ann@other.example"), Some(&l), &[]), NOT_LINKED, "unverified, domain not the firm's");
+        assert_eq!(
+            decide(&microsoft(true, TENANT, "x@other.example"), Some(&l), &[]),
+            link()
+        );
+        assert_eq!(
+            decide(
+                &microsoft(false, TENANT, "ann@lawfirm.example"),
+                Some(&l),
+                &[]
+            ),
+            link(),
+            "trusted tenant, owned domain"
+        );
+        assert_eq!(
+            decide(
+                &microsoft(false, TENANT, "ann@other.example"),
+                Some(&l),
+                &[]
+            ),
+            NOT_LINKED,
+            "unverified, domain not the firm's"
+        );
         let other_tenant = "99999999-2222-3333-4444-555555555555";
-        assert_eq!(decide(&microsoft(true, other_tenant, "ann@lawfirm.example"), Some(&l), &[]), NOT_LINKED, "tenant not trusted");
-        assert_eq!(decide(&google(true, Some("lawfirm.example")), Some(&l), &[]), link());
-        assert_eq!(decide(&google(false, Some("lawfirm.example")), Some(&l), &[]), NOT_LINKED, "email_verified false");
-        assert_eq!(decide(&google(true, None), Some(&l), &[]), NOT_LINKED, "no hd");
-        assert_eq!(decide(&google(true, Some("evil.example")), Some(&l), &[]), NOT_LINKED, "other hd");
+        assert_eq!(
+            decide(
+                &microsoft(true, other_tenant, "ann@lawfirm.example"),
+                Some(&l),
+                &[]
+            ),
+            NOT_LINKED,
+            "tenant not trusted"
+        );
+        assert_eq!(
+            decide(&google(true, Some("lawfirm.example")), Some(&l), &[]),
+            link()
+        );
+        assert_eq!(
+            decide(&google(false, Some("lawfirm.example")), Some(&l), &[]),
+            NOT_LINKED,
+            "email_verified false"
+        );
+        assert_eq!(
+            decide(&google(true, None), Some(&l), &[]),
+            NOT_LINKED,
+            "no hd"
+        );
+        assert_eq!(
+            decide(&google(true, Some("evil.example")), Some(&l), &[]),
+            NOT_LINKED,
+            "other hd"
+        );
         let unproven = local(false, &t);
-        assert_eq!(decide(&google(true, Some("lawfirm.example")), Some(&unproven), &[]), NOT_LINKED, "local address unproven");
+        assert_eq!(
+            decide(&google(true, Some("lawfirm.example")), Some(&unproven), &[]),
+            NOT_LINKED,
+            "local address unproven"
+        );
         let mut no_email = google(true, Some("lawfirm.example"));
         no_email.email = None;
         assert_eq!(decide(&no_email, Some(&l), &[]), NOT_LINKED);
@@ -201,22 +252,55 @@ mod tests {
     fn new_people_join_only_a_firm_that_allows_it() {
         let on = trust(true);
         let off = trust(false);
-        let f = |id, t| FirmTrust { firm_id: id, trust: t };
+        let f = |id, t| FirmTrust {
+            firm_id: id,
+            trust: t,
+        };
         let g = google(true, Some("lawfirm.example"));
-        assert_eq!(decide(&g, None, &[f("f1", &on)]), Decision::Join { firm_id: "f1".into() });
+        assert_eq!(
+            decide(&g, None, &[f("f1", &on)]),
+            Decision::Join {
+                firm_id: "f1".into()
+            }
+        );
         assert_eq!(decide(&g, None, &[f("f1", &off)]), NOT_LINKED);
-        assert_eq!(decide(&google(false, Some("lawfirm.example")), None, &[f("f1", &on)]), NOT_LINKED);
-        assert_eq!(decide(&g, None, &[f("f1", &on), f("f2", &on)]), Decision::Refuse(Refusal::Ambiguous));
+        assert_eq!(
+            decide(
+                &google(false, Some("lawfirm.example")),
+                None,
+                &[f("f1", &on)]
+            ),
+            NOT_LINKED
+        );
+        assert_eq!(
+            decide(&g, None, &[f("f1", &on), f("f2", &on)]),
+            Decision::Refuse(Refusal::Ambiguous)
+        );
         assert_eq!(decide(&g, None, &[]), NOT_LINKED);
         let generic = UpstreamIdentity {
             provider: "okta".into(),
             kind: UpstreamKind::Generic,
             realm: None,
-            ..g.clone()
+            ..g
         };
-        let with_okta = SsoTrust { oidc_upstreams: vec!["okta".into()], ..trust(true) };
-        assert_eq!(decide(&generic, None, &[f("f1", &with_okta)]), Decision::Join { firm_id: "f1".into() });
-        let foreign = UpstreamIdentity { email: Some("ann@gmail.example".into()), ..generic };
-        assert_eq!(decide(&foreign, None, &[f("f1", &with_okta)]), NOT_LINKED, "a generic upstream's address must be the firm's");
+        let with_okta = SsoTrust {
+            oidc_upstreams: vec!["okta".into()],
+            ..trust(true)
+        };
+        assert_eq!(
+            decide(&generic, None, &[f("f1", &with_okta)]),
+            Decision::Join {
+                firm_id: "f1".into()
+            }
+        );
+        let foreign = UpstreamIdentity {
+            email: Some("ann@gmail.example".into()),
+            ..generic
+        };
+        assert_eq!(
+            decide(&foreign, None, &[f("f1", &with_okta)]),
+            NOT_LINKED,
+            "a generic upstream's address must be the firm's"
+        );
     }
 }

@@ -342,7 +342,9 @@ pub async fn unlink(
                 provider: &l.provider,
                 realm: l.realm.as_deref(),
             };
-            policy.verdict_for(standing, None, 0, Some(&via)).sso_satisfied
+            policy
+                .verdict_for(standing, None, 0, Some(&via))
+                .sso_satisfied
         });
         let this_counts = {
             let via = UpstreamUse {
@@ -350,7 +352,9 @@ pub async fn unlink(
                 provider: &link.provider,
                 realm: link.realm.as_deref(),
             };
-            policy.verdict_for(standing, None, 0, Some(&via)).sso_satisfied
+            policy
+                .verdict_for(standing, None, 0, Some(&via))
+                .sso_satisfied
         };
         if this_counts && !still_in {
             return Err(SsoPeopleError::OnlyWayIn { firm_name });

@@ -194,10 +194,12 @@ async fn redeem(
         .finish(
             &state.upstreams,
             &callback_url(state, provider_name),
-            code,
-            callback.iss,
-            &nonce,
-            &verifier,
+            &super::client::Redemption {
+                code,
+                iss_param: callback.iss,
+                nonce: &nonce,
+                pkce_verifier: &verifier,
+            },
             state.clock.now(),
         )
         .await?)

@@ -52,7 +52,8 @@ pub fn token_amr(own: &str, upstream: Option<&str>) -> String {
     }
     for v in upstream.unwrap_or("").split_whitespace() {
         let plain = v.len() <= 32
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if plain && !values.contains(&v) && values.len() < 12 {
             values.push(v);
         }

@@ -72,7 +72,7 @@ impl SsoTrust {
 
     /// Whether `email` is at a domain the firm owns (exact domain, case-insensitive).
     pub fn owns_email(&self, email: &str) -> bool {
-        email_domain(email).is_some_and(|d| self.email_domains.iter().any(|o| *o == d))
+        email_domain(email).is_some_and(|d| self.email_domains.contains(&d))
     }
 }
 
@@ -154,7 +154,8 @@ pub fn parse_upstream_names(list: &str) -> Result<String, String> {
     normalized(list, |n| {
         if !n.is_empty()
             && n.len() <= 32
-            && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             Ok(())
         } else {
@@ -182,7 +183,11 @@ mod tests {
         }
     }
 
-    fn via(kind: UpstreamKind, provider: &'static str, realm: Option<&'static str>) -> UpstreamUse<'static> {
+    fn via(
+        kind: UpstreamKind,
+        provider: &'static str,
+        realm: Option<&'static str>,
+    ) -> UpstreamUse<'static> {
         UpstreamUse {
             kind,
             provider,
@@ -196,14 +201,14 @@ mod tests {
     fn only_listed_tenants_domains_and_upstreams_are_accepted() {
         let t = trust();
         assert!(t.accepts(&via(UpstreamKind::Microsoft, "microsoft", Some(TENANT))));
-        for other in [
-            Some("9188040d-6c67-4c5b-b112-36a304b66dad"),
-            Some(""),
-            None,
-        ] {
+        for other in [Some("9188040d-6c67-4c5b-b112-36a304b66dad"), Some(""), None] {
             assert!(!t.accepts(&via(UpstreamKind::Microsoft, "microsoft", other)));
         }
-        assert!(t.accepts(&via(UpstreamKind::Google, "google", Some("lawfirm.example"))));
+        assert!(t.accepts(&via(
+            UpstreamKind::Google,
+            "google",
+            Some("lawfirm.example")
+        )));
         for other in [Some("evil.example"), Some("LAWFIRM.EXAMPLE.evil"), None] {
             assert!(!t.accepts(&via(UpstreamKind::Google, "google", other)));
         }
@@ -211,7 +216,11 @@ mod tests {
         assert!(!t.accepts(&via(UpstreamKind::Generic, "other", None)));
         let nothing = SsoTrust::default();
         assert!(!nothing.accepts(&via(UpstreamKind::Microsoft, "microsoft", Some(TENANT))));
-        assert!(!nothing.accepts(&via(UpstreamKind::Google, "google", Some("lawfirm.example"))));
+        assert!(!nothing.accepts(&via(
+            UpstreamKind::Google,
+            "google",
+            Some("lawfirm.example")
+        )));
     }
 
     #[test]
@@ -219,7 +228,12 @@ mod tests {
         let t = trust();
         assert!(t.trusts_mfa_of("microsoft") && !t.trusts_mfa_of("google"));
         assert!(t.owns_email("Ann@LawFirm.example"));
-        for e in ["ann@sub.lawfirm.example", "ann@lawfirm.example@evil", "lawfirm.example", "@lawfirm.example"] {
+        for e in [
+            "ann@sub.lawfirm.example",
+            "ann@lawfirm.example@evil",
+            "lawfirm.example",
+            "@lawfirm.example",
+        ] {
             assert!(!t.owns_email(e), "{e}");
         }
     }
@@ -237,10 +251,19 @@ mod tests {
             parse_domains("b.example, A.example").unwrap(),
             "a.example,b.example"
         );
-        for bad in ["localhost", "a..example", "-a.example", "a b.example", "a@b.example"] {
+        for bad in [
+            "localhost",
+            "a..example",
+            "-a.example",
+            "a b.example",
+            "a@b.example",
+        ] {
             assert!(parse_domains(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_upstream_names("okta,microsoft").unwrap(), "microsoft,okta");
+        assert_eq!(
+            parse_upstream_names("okta,microsoft").unwrap(),
+            "microsoft,okta"
+        );
         assert!(parse_upstream_names("Ok ta").is_err());
         assert_eq!(split_list(""), Vec::<String>::new());
     }

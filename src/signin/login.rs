@@ -222,16 +222,15 @@ pub async fn submit(
             .await?;
     }
     let previous = session::current(&state, &headers).await?;
-    let (session_id, cookie) =
-        session::establish(
-            &state,
-            previous.as_ref(),
-            &person.id,
-            AMR_PASSWORD,
-            None,
-            &actor,
-        )
-        .await?;
+    let (session_id, cookie) = session::establish(
+        &state,
+        previous.as_ref(),
+        &person.id,
+        AMR_PASSWORD,
+        None,
+        &actor,
+    )
+    .await?;
     state
         .store
         .set_interaction_session(i.id(), &session_id)

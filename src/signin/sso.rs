@@ -146,10 +146,10 @@ impl CallbackFailure {
             },
             CallbackFailure::People(e) => match e {
                 SsoPeopleError::Refused(Refusal::NotLinked) => (forbidden, format!("This {label} account is not linked yet"), format!("firmgate cannot tell which account this {label} account belongs to. Sign in with your email and password, then link your {label} account on My Profile. If you have no password, ask your firm's administrator.")),
-                SsoPeopleError::Refused(Refusal::Ambiguous) => (forbidden, format!("This {label} account is not linked yet"), format!("Several firms could be meant. Sign in from your firm's application, or ask your firm's administrator to invite you.")),
+                SsoPeopleError::Refused(Refusal::Ambiguous) => (forbidden, format!("This {label} account is not linked yet"), "Several firms could be meant. Sign in from your firm's application, or ask your firm's administrator to invite you.".into()),
                 SsoPeopleError::FirmRefuses => (forbidden, "Your firm does not accept this account".into(), format!("Your firm does not accept sign-in with this {label} account (its organisation or domain is not one your firm lists). Use your firm's own {label} account, or ask your firm's administrator.")),
-                SsoPeopleError::AlreadyYours => (bad, format!("Already linked"), format!("This {label} account is already linked to your firmgate account.")),
-                SsoPeopleError::LinkedElsewhere => (forbidden, format!("Linked to someone else"), format!("This {label} account is linked to another firmgate account, so it cannot be linked to yours.")),
+                SsoPeopleError::AlreadyYours => (bad, "Already linked".into(), format!("This {label} account is already linked to your firmgate account.")),
+                SsoPeopleError::LinkedElsewhere => (forbidden, "Linked to someone else".into(), format!("This {label} account is linked to another firmgate account, so it cannot be linked to yours.")),
                 SsoPeopleError::NoSuchLink => (StatusCode::NOT_FOUND, "No such linked account".into(), "That linked account does not exist.".into()),
                 SsoPeopleError::OnlyWayIn { firm_name } => (forbidden, "Cannot unlink".into(), format!("{firm_name} requires single sign-on, and this is the only account it accepts from you.")),
                 SsoPeopleError::Store(_) | SsoPeopleError::Mail(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong".into(), "firmgate could not complete this request.".into()),
@@ -169,9 +169,17 @@ pub(crate) async fn failure(
     again: Option<String>,
 ) -> Result<Response, PageError> {
     if failure.internal() {
-        tracing::error!(provider, reason = failure.reason(), "single sign-on failed inside firmgate");
+        tracing::error!(
+            provider,
+            reason = failure.reason(),
+            "single sign-on failed inside firmgate"
+        );
     } else {
-        tracing::info!(provider, reason = failure.reason(), "single sign-on refused");
+        tracing::info!(
+            provider,
+            reason = failure.reason(),
+            "single sign-on refused"
+        );
     }
     if let CallbackFailure::RoundTrip(RoundTripError::Federation(f)) = failure {
         // The detail helps the operator (which check failed); it holds no code or token.
@@ -240,8 +248,16 @@ pub async fn callback(
     let identity = match result {
         Ok(identity) => identity,
         Err(e) => {
-            return failure(&state, &actor, &provider, purpose, person.as_deref(), &e.into(), again)
-                .await
+            return failure(
+                &state,
+                &actor,
+                &provider,
+                purpose,
+                person.as_deref(),
+                &e.into(),
+                again,
+            )
+            .await
         }
     };
     let Some(login) = login else {
@@ -256,7 +272,16 @@ pub async fn callback(
         Ok(res) => Ok(res),
         Err(Finish::Page(e)) => Err(e),
         Err(Finish::Refused(e)) => {
-            failure(&state, &actor, &provider, purpose, person.as_deref(), &e, again).await
+            failure(
+                &state,
+                &actor,
+                &provider,
+                purpose,
+                person.as_deref(),
+                &e,
+                again,
+            )
+            .await
         }
     }
 }

@@ -46,7 +46,8 @@ pub struct NewSession<'a> {
     pub upstream: Option<UpstreamSignIn<'a>>,
 }
 
-const COLUMNS: &str = "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, \
+const COLUMNS: &str =
+    "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, \
      user_agent, ip, upstream, upstream_realm, upstream_amr";
 
 impl Store {

@@ -214,9 +214,10 @@ impl Store {
     /// Firms that let verified people of their tenant or domain join at first sign-in.
     pub async fn firms_with_sso_join(&self) -> StoreResult<Vec<super::firms::Firm>> {
         let mut firms = Vec::new();
-        for id in sqlx::query_scalar::<_, String>("SELECT id FROM firms WHERE sso_join = 1 ORDER BY id")
-            .fetch_all(self.pool())
-            .await?
+        for id in
+            sqlx::query_scalar::<_, String>("SELECT id FROM firms WHERE sso_join = 1 ORDER BY id")
+                .fetch_all(self.pool())
+                .await?
         {
             firms.extend(self.firm(&id).await?);
         }
