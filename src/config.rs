@@ -189,7 +189,6 @@ fn upstream_url(name: &str, text: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn upstream(
     name: &str,
     label: &str,
@@ -718,6 +717,83 @@ mod tests {
         )
         .unwrap();
         assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn upstreams_come_from_environment_and_file() {
+        let load =
+            |pairs: &[(&str, &str)]| Settings::from_sources(&FlagSettings::default(), &env(pairs));
+        let none = load(&[("FIRMGATE_MASTER_KEY", &"ab".repeat(32))]).unwrap();
+        assert!(none.upstreams.is_empty(), "no client id, no upstream");
+        let ms = load(&[
+            ("FIRMGATE_MASTER_KEY", &"ab".repeat(32)),
+            ("FIRMGATE_MICROSOFT_CLIENT_ID", "app-id"),
+            ("FIRMGATE_MICROSOFT_CLIENT_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        let [m] = ms.upstreams.as_slice() else {
+            panic!("one upstream")
+        };
+        assert_eq!(m.name, "microsoft");
+        assert_eq!(m.discovery_url.as_str(), MICROSOFT_DISCOVERY_URL);
+        assert!(
+            !format!("{m:?}").contains("s3cret"),
+            "the secret is never printed"
+        );
+        let without_secret = load(&[
+            ("FIRMGATE_MASTER_KEY", &"ab".repeat(32)),
+            ("FIRMGATE_GOOGLE_CLIENT_ID", "app-id"),
+        ]);
+        assert!(without_secret.is_err());
+        for bad in [
+            "http://accounts.example",
+            "https://a.example/?x=1",
+            "not a url",
+        ] {
+            let r = load(&[
+                ("FIRMGATE_MASTER_KEY", &"ab".repeat(32)),
+                ("FIRMGATE_GOOGLE_CLIENT_ID", "id"),
+                ("FIRMGATE_GOOGLE_CLIENT_SECRET", "s"),
+                ("FIRMGATE_GOOGLE_DISCOVERY_URL", bad),
+            ]);
+            assert!(r.is_err(), "{bad}");
+        }
+        let dir = tempfile_dir();
+        let file = dir.join("firmgate.toml");
+        std::fs::write(
+            &file,
+            "master_key = \"".to_owned()
+                + &"cd".repeat(32)
+                + "\"\n[[upstream]]\nname = \"okta\"\nlabel = \"Okta\"\n\
+             client_id = \"c\"\nclient_secret = \"s\"\ndiscovery_url = \"https://okta.example\"\n",
+        )
+        .unwrap();
+        let flags = FlagSettings {
+            config: Some(file.clone()),
+            ..FlagSettings::default()
+        };
+        let from_file = Settings::from_sources(&flags, &env(&[])).unwrap();
+        assert_eq!(from_file.upstreams[0].name, "okta");
+        assert_eq!(from_file.upstreams[0].label, "Okta");
+        std::fs::write(
+            &file,
+            "[[upstream]]\nname = \"microsoft\"\nclient_id = \"c\"\nclient_secret = \"s\"\ndiscovery_url = \"https://x.example\"\n",
+        )
+        .unwrap();
+        assert!(
+            Settings::from_sources(&flags, &env(&[])).is_err(),
+            "reserved name"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "firmgate-config-{}",
+            crate::crypto::bearer::random_id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

@@ -159,6 +159,19 @@ pub fn firm_claims(m: &Membership) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_token_amr_lists_firmgates_methods_then_the_upstreams() {
+        assert_eq!(token_amr("pwd otp mfa", None), "pwd otp mfa");
+        assert_eq!(token_amr("", None), "pwd");
+        assert_eq!(token_amr("fed", Some("pwd mfa")), "fed pwd mfa");
+        assert_eq!(token_amr("fed mfa", Some("pwd mfa")), "fed mfa pwd");
+        // Whatever is not a plain RFC 8176-style name is dropped.
+        assert_eq!(token_amr("fed", Some("pwd <script> a\"b")), "fed pwd");
+        assert_eq!(acr_for(true), ACR_MFA);
+        assert_eq!(acr_for(false), ACR_PASSWORD);
+        assert!(amr_has_local_mfa("fed otp mfa") && !amr_has_local_mfa("fed mfa"));
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ mod admin_api;
 mod authorize;
 mod cli;
 mod codes;
+mod federation;
 mod interop;
 mod logout;
 mod mfa;
