@@ -7,8 +7,8 @@
 //!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout;
 //!     `oidc::own_client` lets firmgate's own pages be relying parties of it.
 //!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
-//!     login, the two-step challenge (and set-up on step-up), the forced password change, firm
-//!     choice and consent; forgotten-password and
+//!     login, single sign-on (`signin::sso`), the two-step challenge (and set-up on step-up),
+//!     the forced password change, firm choice and consent; forgotten-password and
 //!     invitation pages; browser sessions; sign-in throttling.
 //!   - [`account`]: My Profile (`/account`, a built-in client of firmgate's own journey) with
 //!     two-step sign-in set-up and removal, and the live password strength estimate.
@@ -20,8 +20,13 @@
 //!     codes, the code check with its throttle and replay refusal, owner reset).
 //!   - [`admin`]: create firms, people, clients, change policy and memberships (the CLI's
 //!     library), and the firm admin console (`admin::console`, `/admin`).
-//!   - [`policy`]: firm policy (MFA, SSO, IP allowlist, sign-in hours, session limits) and
-//!     password rules, pure (no axum, no sqlx).
+//!   - [`policy`]: firm policy (MFA, SSO and the upstream accounts a firm accepts, IP allowlist,
+//!     sign-in hours, session limits) and password rules, pure (no axum, no sqlx).
+//!   - [`federation`]: firmgate as a relying party of Microsoft (Entra ID, multi-tenant issuer
+//!     template, `tid` + `oid`), Google (`hd`, `email_verified`) and generic OpenID providers
+//!     (openidconnect crate); the upstream round trip; who an upstream account is (safe
+//!     linking, just-in-time membership). Its pages are `signin::sso` (the buttons and the
+//!     callback) and `account::sso_links` (My Profile).
 //!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS, TOTP.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.

@@ -45,7 +45,8 @@ pub(crate) async fn signed_in(
     }
     let policy = state.store.password_policy_for(&person.id).await?;
     let changed_at = person.password_changed_at.unwrap_or(person.created_at);
-    if person.password_temporary != 0 || policy.expired(changed_at, now) {
+    let expiry_applies = session.upstream.is_none() && person.password_hash.is_some();
+    if person.password_temporary != 0 || (expiry_applies && policy.expired(changed_at, now)) {
         return Ok(None);
     }
     // With MFA on, or required by one of the person's firms, a password-only session is not
@@ -93,6 +94,7 @@ struct AccountPage<'a> {
     mfa: MfaSection,
     mfa_error: Option<String>,
     sso: super::sso_links::SsoSection,
+    has_password: bool,
 }
 
 /// What the two-step sign-in section shows.
@@ -196,6 +198,7 @@ pub(super) async fn render_page(
             mfa,
             mfa_error: redisplay.mfa_error,
             sso: super::sso_links::section(state, &person.id).await?,
+            has_password: person.password_hash.is_some(),
         },
     );
     Ok(render::with_cookies(page, [browser.set_cookie.clone()]))

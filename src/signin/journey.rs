@@ -84,8 +84,12 @@ pub async fn assess(
         password_change_required = match state.store.person(&s.person_id).await? {
             Some(p) => {
                 let policy = state.store.password_policy_for(&p.id).await?;
+                // An expired password matters to sessions that used it; a single sign-on
+                // session (or a person with no password at all) is not asked to change it.
                 p.password_temporary != 0
-                    || policy.expired(p.password_changed_at.unwrap_or(p.created_at), now)
+                    || (s.upstream.is_none()
+                        && p.password_hash.is_some()
+                        && policy.expired(p.password_changed_at.unwrap_or(p.created_at), now))
             }
             None => false,
         };
