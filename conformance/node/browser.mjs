@@ -8,6 +8,8 @@ import { chromium } from 'playwright-core'
 import { readFileSync, readdirSync, existsSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFileSync } from 'node:child_process'
+import { startUpstream, TENANT_FIRM } from './upstream.mjs'
+
 
 const require = createRequire(import.meta.url)
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
@@ -38,9 +40,13 @@ async function newPage (width = 1280) {
     if (m.type() === 'error' && m.location().url !== page.url()) page.problems.push(`console error: ${m.text()} (${m.location().url})`)
   })
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`))
+    // Only single sign-on navigates elsewhere (to the upstream's own pages, which are not ours
+  // to check); firmgate's pages load nothing from another origin.
+  page.navigableOrigins = []
   page.on('request', (r) => {
     const origin = new URL(r.url()).origin
-    if (origin !== new URL(BASE).origin) page.problems.push(`request to another origin: ${r.url()}`)
+    const upstreamPage = r.isNavigationRequest() && page.navigableOrigins.includes(origin)
+    if (origin !== new URL(BASE).origin && !upstreamPage) page.problems.push(`request to another origin: ${r.url()}`)
   })
   return page
 }
@@ -97,7 +103,7 @@ await step('the sign-in page: labelled inputs, clear error next to the form, foc
   await inspect(page, '02-sign-in', 'Sign in')
   await page.getByLabel('Email address').fill(EMAIL)
   await page.getByLabel('Password').fill('not my password at all')
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.waitForLoadState()
   const alert = await page.getByRole('alert').textContent()
   assert(alert.includes('Email or password is incorrect.'), `error message: ${alert}`)
@@ -108,7 +114,7 @@ await step('the sign-in page: labelled inputs, clear error next to the form, foc
 
 await step('signing in offers two-step sign-in (the firm default), which may be skipped', async () => {
   await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.waitForURL(/\/signin\/mfa-offer/)
   await inspect(page, '04a-mfa-offer', 'Protect your account')
   await page.getByRole('button', { name: 'Not now' }).click()
@@ -197,7 +203,7 @@ await step('My Profile: live strength estimate, a refused and an accepted passwo
   await page.waitForURL(/\/signin\/login/)
   await page.getByLabel('Email address').fill(EMAIL)
   await page.getByLabel('Password').fill('maple orbit canyon velvet')
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.waitForURL(/\/signin\/mfa-offer/)
   await page.getByRole('button', { name: 'Not now' }).click()
   await page.waitForURL(/\/account$/)
@@ -229,6 +235,8 @@ await step('My Profile: live strength estimate, a refused and an accepted passwo
 })
 
 let totpSecret
+let recoveryCodes = []
+
 await step('two-step sign-in is set up on My Profile with the key shown on the page', async () => {
   await page.goto(`${BASE}/account`)
   await page.getByRole('button', { name: 'Activate' }).click()
@@ -243,8 +251,9 @@ await step('two-step sign-in is set up on My Profile with the key shown on the p
   await page.getByLabel('Next code').fill(totp(totpSecret, now))
   await page.getByRole('button', { name: 'Save' }).click()
   await page.waitForLoadState()
-  const codes = await page.locator('#recovery-codes code').allTextContents()
+    const codes = await page.locator('#recovery-codes code').allTextContents()
   assert(codes.length === 10, `ten recovery codes: ${codes}`)
+  recoveryCodes = codes
   await inspect(page, '20-recovery-codes', 'Your recovery codes')
   await page.getByRole('link', { name: /continue/ }).click()
   await page.waitForURL(/\/account$/)
@@ -260,7 +269,7 @@ await step('the next sign-in asks for a code, refuses a wrong one and accepts th
   await page.waitForURL(/\/signin\/login/)
   await page.getByLabel('Email address').fill(EMAIL)
   await page.getByLabel('Password').fill('harbour pocket thunder violin')
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.waitForURL(/\/signin\/mfa/)
   await inspect(page, '21-mfa-challenge', 'Enter your code')
   const next = totp(totpSecret, Date.now() / 1000 + 30)
@@ -313,6 +322,56 @@ await step('an owner changes a policy in the admin console; people and audit pag
   await inspect(page, '27-admin-audit-log', 'Audit log')
 })
 
+const upstream = await startUpstream({
+  port: Number(process.env.FG_DEMO_UPSTREAM_PORT),
+  firmgate: BASE,
+  microsoft: { id: 'firmgate-at-entra', secret: 'entra-secret-for-tests' },
+  google: { id: 'unused', secret: 'unused' },
+})
+page.navigableOrigins.push(new URL(upstream.base).origin)
+
+await step('single sign-on: the admin accepts the firm\'s tenant, the person links Microsoft on My Profile and signs in with it', async () => {
+  await page.goto(`${BASE}/admin`)
+  await page.waitForURL(/\/admin\/firms\/[^/]+\/settings/)
+  await page.getByLabel('Microsoft tenant ids accepted').fill(TENANT_FIRM)
+  await page.getByRole('button', { name: 'Save' }).click()
+  await page.waitForURL(/saved=1/)
+  await page.goto(`${BASE}/account`)
+  await page.getByRole('button', { name: 'Link a Microsoft account' }).click()
+  await page.waitForURL(/organizations\/v2.0\/authorize/)
+  await page.locator('select[name=account]').selectOption('ms-demo')
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.waitForURL(/\/account\?done=sso-linked/)
+  const notice = await page.getByRole('status').textContent()
+  assert(notice.includes('The account was linked'), `notice: ${notice}`)
+  const links = await page.locator('#sso-links').textContent()
+  assert(links.includes('Microsoft: demo@firmgate.test') && links.includes(TENANT_FIRM), `links: ${links}`)
+  await inspect(page, '28-my-profile-sso-linked', 'My Profile')
+  await page.goto(`${BASE}/logout`)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForLoadState()
+  await page.goto(`${BASE}/demo/start`)
+  await page.waitForURL(/\/signin\/login/)
+  await inspect(page, '29-sign-in-with-microsoft-button', 'Sign in')
+  await page.getByRole('button', { name: 'Sign in with Microsoft' }).click()
+  await page.waitForURL(/organizations\/v2.0\/authorize/)
+  await page.locator('select[name=account]').selectOption('ms-demo')
+  await page.getByRole('button', { name: 'Continue' }).click()
+  // The person has two-step sign-in on: firmgate still asks (the firm trusts no upstream MFA).
+  await page.waitForURL(/\/signin\/mfa/)
+  await page.getByLabel('Code').fill(recoveryCodes[0])
+  await page.getByRole('button', { name: 'Confirm' }).click()
+  await page.waitForURL(/\/demo\/callback/)
+  const text = await page.locator('main').textContent()
+  assert(text.includes('"fed"') && text.includes('"otp"') && text.includes('urn:firmgate:acr:mfa'), 'the ID token says fed + otp')
+})
+
+await step('a single sign-on answer that belongs to no sign-in gets a clear page', async () => {
+  await page.goto(`${BASE}/sso/microsoft/callback?code=abc&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`)
+  await inspect(page, '30-sso-failed', 'Sign-in could not be completed')
+})
+
+upstream.server.close()
 await browser.close()
 const failed = results.filter(([r]) => r === 'FAIL').length
 console.log(`browser: ${results.length - failed} passed, ${failed} failed`)

@@ -27,6 +27,8 @@ export const ACCOUNTS = {
   'ms-mallory': { tenant: TENANT_OTHER, claims: { oid: 'oid-mallory', email: 'ann@lawfirm.example', name: 'Mallory', preferred_username: 'ann@lawfirm.example' }, amr: ['pwd'] },
   'ms-mallory-edov': { tenant: TENANT_OTHER, claims: { oid: 'oid-mallory2', email: 'ann@lawfirm.example', xms_edov: true, name: 'Mallory', preferred_username: 'ann@lawfirm.example' }, amr: ['pwd'] },
   'ms-personal': { tenant: TENANT_PERSONAL, claims: { oid: 'oid-personal', email: 'ann@outlook.example', xms_edov: true, name: 'Ann at home' }, amr: ['pwd'] },
+    // The demo person of `firmgate serve --demo` (the browser suite links this account).
+  'ms-demo': { tenant: TENANT_FIRM, claims: { oid: 'oid-demo', email: 'demo@firmgate.test', xms_edov: true, name: 'Demo Person', preferred_username: 'demo@firmgate.test' }, amr: ['pwd'] },
   'ms-carol-unverified': { tenant: TENANT_FIRM, claims: { oid: 'oid-carol', email: 'carol@other.example', name: 'Carol' }, amr: ['pwd'] },
   // Google
   'g-ann': { claims: { email: 'ann@lawfirm.example', email_verified: true, hd: 'lawfirm.example', name: 'Ann Perkins' } },
@@ -40,7 +42,7 @@ export const ACCOUNTS = {
 export const FORGERIES = ['forge-iss-other-tenant', 'forge-alg-none', 'forge-hs256', 'forge-wrong-aud', 'forge-expired', 'forge-wrong-nonce', 'forge-unknown-key', 'forge-no-oid', 'deny']
 
 function page (title, body) {
-  return `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`
+    return `<!doctype html><html lang="en"><head><title>${title}</title><link rel="icon" href="data:,"></head><body><h1>${title}</h1>${body}</body></html>`
 }
 
 function pickerForm (action, hidden, names) {
@@ -178,6 +180,7 @@ export async function startUpstream ({ port, firmgate, microsoft, google }) {
     try {
       const url = new URL(req.url, base)
       const path = url.pathname
+            if (path === '/favicon.ico') { res.writeHead(204).end(); return }
       if (path === '/organizations/v2.0/.well-known/openid-configuration') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(discovery))
         return
