@@ -95,6 +95,21 @@ enum FirmCommand {
     },
     /// Change a firm's policy.
     Policy(Box<PolicyArgs>),
+    /// Set what the firm's sign-in pages show: a display name and a logo (PNG or JPEG, 48 KiB).
+    Brand {
+        #[arg(long)]
+        firm: String,
+        /// The name on the sign-in pages ("" = the firm's name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A PNG or JPEG file.
+        #[arg(long, conflicts_with = "remove_logo")]
+        logo: Option<std::path::PathBuf>,
+        #[arg(long)]
+        remove_logo: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 /// The settings of `firm policy`; each left out stays as it is.
@@ -321,7 +336,7 @@ fn wants_json(c: &Command) -> bool {
             command: FirmCommand::Policy(args),
         } => args.out.json,
         Command::Firm {
-            command: FirmCommand::Create { out, .. },
+            command: FirmCommand::Create { out, .. } | FirmCommand::Brand { out, .. },
         }
         | Command::User {
             command:
@@ -409,6 +424,61 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                         out.json,
                         &json!({ "id": firm.id }),
                         &format!("created firm {} ({})", firm.id, firm.name),
+                    );
+                }
+                FirmCommand::Brand {
+                    firm,
+                    display_name,
+                    logo,
+                    remove_logo,
+                    out,
+                } => {
+                    use crate::admin::branding::{set_branding, BrandingChange, MAX_LOGO_BYTES};
+                    let logo = match (logo, remove_logo) {
+                        (Some(path), _) => {
+                            use std::io::Read;
+                            let mut bytes = Vec::new();
+                            std::fs::File::open(&path)
+                                .and_then(|f| {
+                                    f.take(u64::try_from(MAX_LOGO_BYTES).unwrap_or(u64::MAX) + 1)
+                                        .read_to_end(&mut bytes)
+                                })
+                                .map_err(|e| {
+                                    crate::admin::AdminError::Invalid(format!(
+                                        "cannot read {}: {e}",
+                                        path.display()
+                                    ))
+                                })?;
+                            Some(Some(bytes))
+                        }
+                        (None, true) => Some(None),
+                        (None, false) => None,
+                    };
+                    let change = BrandingChange { display_name, logo };
+                    set_branding(&state, &firm, &change, &cli_actor()).await?;
+                    let stored = state
+                        .store
+                        .firm(&firm)
+                        .await
+                        .map_err(crate::admin::AdminError::from)?
+                        .ok_or_else(|| crate::admin::AdminError::NoSuchFirm(firm.clone()))?;
+                    print(
+                        out.json,
+                        &json!({
+                            "id": stored.id,
+                            "display_name": stored.display_name,
+                            "logo": if stored.logo_type.is_empty() { None } else { Some(&stored.logo_type) },
+                        }),
+                        &format!(
+                            "firm {}: display name {:?}, logo {}",
+                            stored.id,
+                            stored.display_name,
+                            if stored.logo_type.is_empty() {
+                                "none"
+                            } else {
+                                &stored.logo_type
+                            }
+                        ),
                     );
                 }
                 FirmCommand::Policy(args) => {

@@ -8,6 +8,8 @@ import { chromium } from 'playwright-core'
 import { readFileSync, readdirSync, existsSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFileSync } from 'node:child_process'
+import { crc32, deflateSync } from 'node:zlib'
+
 import { startUpstream, TENANT_FIRM } from './upstream.mjs'
 
 
@@ -18,6 +20,29 @@ const SHOTS = process.env.FG_SCREENSHOTS
 const EMAIL = 'demo@firmgate.test'
 const PASSWORD = 'correct horse battery staple'
 mkdirSync(SHOTS, { recursive: true })
+
+// A 120x40 PNG logo: a navy bar with a lighter square, drawn here (no image files in the repo).
+function logoPng () {
+  const w = 120; const h = 40
+  const raw = Buffer.alloc((w * 3 + 1) * h)
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0
+    for (let x = 0; x < w; x++) {
+      const inSquare = x >= 8 && x < 32 && y >= 8 && y < 32
+      const [r, g, b] = inSquare ? [120, 170, 230] : [31, 78, 140]
+      raw.set([r, g, b], y * (w * 3 + 1) + 1 + x * 3)
+    }
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type), data])
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(body))
+    return Buffer.concat([len, body, crc])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+}
 
 const results = []
 function assert (cond, msg) { if (!cond) throw new Error(msg) }
@@ -309,6 +334,19 @@ await step('an owner changes a policy in the admin console; people and audit pag
   assert(saved.includes('Saved'), `notice: ${saved}`)
   const idle = await page.getByLabel('Sign out after inactivity').inputValue()
   assert(idle === '4h', `stored value shown: ${idle}`)
+    // The firm's face on its sign-in page: a display name and a logo (an SVG would be refused).
+  await page.getByLabel('Name shown on the firm\'s sign-in page').fill('Demo & Partners')
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await page.waitForURL(/saved=1/)
+  await page.getByLabel('PNG or JPEG, at most 48 KiB').setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') })
+  await page.getByRole('button', { name: 'Upload logo' }).click()
+  await page.waitForLoadState()
+  const logoRefusal = await page.getByRole('alert').textContent()
+  assert(logoRefusal.includes('PNG or JPEG'), `logo refusal: ${logoRefusal}`)
+  await page.getByLabel('PNG or JPEG, at most 48 KiB').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: logoPng() })
+  await page.getByRole('button', { name: 'Upload logo' }).click()
+  await page.waitForURL(/saved=1/)
+  assert(await page.getByRole('img', { name: 'The firm\'s current logo' }).isVisible(), 'the uploaded logo is shown')
   await page.getByRole('link', { name: 'People' }).click()
   await page.waitForURL(/\/people/)
   await inspect(page, '26-admin-people', 'People')
@@ -351,8 +389,12 @@ await step('single sign-on: the admin accepts the firm\'s tenant, the person lin
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.waitForLoadState()
   await page.goto(`${BASE}/demo/start`)
-  await page.waitForURL(/\/signin\/login/)
-  await inspect(page, '29-sign-in-with-microsoft-button', 'Sign in')
+    await page.waitForURL(/\/signin\/login/)
+  const brand = await page.locator('p.firm-brand').textContent()
+  assert(brand.includes('Demo & Partners'), `the firm's name heads its sign-in page: ${brand}`)
+  const logoWidth = await page.locator('img.firm-logo').evaluate((img) => img.naturalWidth)
+  assert(logoWidth === 120, `the firm's logo is loaded from firmgate: ${logoWidth}`)
+  await inspect(page, '29-sign-in-with-firm-brand-and-microsoft', 'Sign in')
   await page.getByRole('button', { name: 'Sign in with Microsoft' }).click()
   await page.waitForURL(/organizations\/v2.0\/authorize/)
   await page.locator('select[name=account]').selectOption('ms-demo')

@@ -126,7 +126,8 @@ impl PolicyChange {
         let lists: [(&Option<String>, FirmTextSetting, ListParser); 5] = [
             (
                 &self.microsoft_tenants,
-                FirmTextSetting::MicrosoftTenants, sso::parse_firm_tenants,
+                FirmTextSetting::MicrosoftTenants,
+                sso::parse_firm_tenants,
             ),
             (
                 &self.google_domains,

@@ -3,6 +3,7 @@
 //! is audited.
 
 pub mod api;
+pub mod branding;
 pub mod clients;
 pub mod console;
 pub mod firms;

@@ -136,7 +136,10 @@ pub const MICROSOFT_CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66da
 /// personal Microsoft account (SECURITY.md 93).
 pub fn parse_firm_tenants(list: &str) -> Result<String, String> {
     let tenants = parse_tenants(list)?;
-    if split_list(&tenants).iter().any(|t| t == MICROSOFT_CONSUMER_TENANT) {
+    if split_list(&tenants)
+        .iter()
+        .any(|t| t == MICROSOFT_CONSUMER_TENANT)
+    {
         return Err(format!(
             "{MICROSOFT_CONSUMER_TENANT} is the tenant of personal Microsoft accounts; a firm lists its own tenant ids"
         ));
@@ -259,7 +262,7 @@ mod tests {
             parse_tenants(&format!(" {} , {TENANT},", TENANT.to_uppercase())).unwrap(),
             TENANT
         );
-                assert!(parse_tenants("not-a-guid").is_err());
+        assert!(parse_tenants("not-a-guid").is_err());
         assert!(parse_firm_tenants(&format!("{TENANT},{MICROSOFT_CONSUMER_TENANT}")).is_err());
         assert_eq!(parse_firm_tenants(TENANT).unwrap(), TENANT);
         assert!(parse_tenants("11111111-2222-3333-4444-55555555555g").is_err());

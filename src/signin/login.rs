@@ -34,6 +34,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     /// (name, label) of the configured upstreams: "Sign in with Microsoft".
     upstreams: Vec<(String, String)>,
+    /// The firm's name and logo, when the sign-in is known to be for one firm.
+    brand: Option<super::branding::Brand>,
 }
 
 #[derive(serde::Deserialize)]
@@ -45,11 +47,12 @@ fn login_page(
     state_upstreams: &crate::federation::Upstreams,
     browser: &Browser,
     i: &Interaction,
-    client_name: &str,
+    (client_name, brand): (&str, Option<&super::branding::Brand>),
     email: &str,
     error: Option<&str>,
 ) -> Response {
     let page = render::page(&LoginPage {
+        brand: brand.cloned(),
         client_name,
         csrf: &browser.csrf_token(),
         interaction: i.id(),
@@ -58,6 +61,16 @@ fn login_page(
         upstreams: state_upstreams.buttons(),
     });
     render::with_cookies(page, [browser.set_cookie.clone()])
+}
+
+/// The firm the sign-in is known to be for: the application's, or the one `firm` preselects.
+async fn firm_brand(
+    state: &AppState,
+    client: &crate::store::clients::ClientRecord,
+    i: &Interaction,
+) -> Result<Option<super::branding::Brand>, PageError> {
+    let firm = client.firm_id.as_deref().or(i.request.firm.as_deref());
+    Ok(super::branding::brand_of(state, firm).await?)
 }
 
 pub async fn show(
@@ -83,11 +96,12 @@ pub async fn show(
         Visit::Elsewhere(res) => return Ok(res),
     };
     let hint = i.request.login_hint.clone().unwrap_or_default();
+    let brand = firm_brand(&state, &assessment.client, &i).await?;
     Ok(login_page(
         &state.upstreams,
         &browser,
         &i,
-        &assessment.client.name,
+        (&assessment.client.name, brand.as_ref()),
         &hint,
         None,
     ))
@@ -109,12 +123,13 @@ pub async fn submit(
         .ok_or_else(PageError::expired)?;
     let email = form.get("email").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
+    let brand = firm_brand(&state, &client, &i).await?;
     let retry = |message: &str| -> Response {
         login_page(
             &state.upstreams,
             &browser,
             &i,
-            &client.name,
+            (&client.name, brand.as_ref()),
             &email,
             Some(message),
         )

@@ -3,6 +3,7 @@
 //! consent). Every page handler does its one job and
 //! asks `journey` (which asks `flow::next_step`) where to go next.
 
+pub mod branding;
 pub mod consent;
 pub mod flow;
 pub mod forgot;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
             get(forgot::show_reset).post(forgot::submit_reset),
         )
         .route("/welcome", get(welcome::show))
+        .route("/branding/{firm}/logo", get(branding::logo))
         .route("/sso/{provider}/start", axum::routing::post(sso::start))
         .route("/sso/{provider}/callback", get(sso::callback))
 }

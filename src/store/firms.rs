@@ -35,6 +35,10 @@ pub struct Firm {
     pub email_domains: String,
     pub upstream_mfa: String,
     pub sso_join: i64,
+    /// Shown on the firm's sign-in pages; '' = `name`.
+    pub display_name: String,
+    /// `image/png`, `image/jpeg`, or '' for no logo (the bytes are read on their own).
+    pub logo_type: String,
 }
 
 impl Default for Firm {
@@ -62,6 +66,8 @@ impl Default for Firm {
             email_domains: String::new(),
             upstream_mfa: String::new(),
             sso_join: 0,
+            display_name: String::new(),
+            logo_type: String::new(),
         }
     }
 }
@@ -99,7 +105,7 @@ impl Firm {
 const FIRM_COLUMNS: &str = "id, name, region, idle_timeout_secs, created_at, password_min_length, \
      password_max_age_days, password_reuse_limit, password_composition, mfa_mode, sso_mode, \
      ip_allow, signin_hours, time_zone, max_session_age_secs, microsoft_tenants, google_domains, \
-     oidc_upstreams, email_domains, upstream_mfa, sso_join";
+          oidc_upstreams, email_domains, upstream_mfa, sso_join, display_name, logo_type";
 
 /// The numeric policy settings a firm admin may change, each one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,7 +213,7 @@ impl Store {
     pub async fn insert_firm(&self, firm: &Firm) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO firms ({FIRM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21)"
+                          $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .bind(&firm.id)
         .bind(&firm.name)
@@ -229,7 +235,9 @@ impl Store {
         .bind(&firm.oidc_upstreams)
         .bind(&firm.email_domains)
         .bind(&firm.upstream_mfa)
-        .bind(firm.sso_join)
+                .bind(firm.sso_join)
+        .bind(&firm.display_name)
+        .bind(&firm.logo_type)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -282,6 +290,47 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_firm_display_name(&self, firm_id: &str, name: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE firms SET display_name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(firm_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the logo (`content_type` '' and `base64` '' remove it).
+    pub async fn set_firm_logo(
+        &self,
+        firm_id: &str,
+        content_type: &str,
+        base64: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE firms SET logo_type = $1, logo_data = $2 WHERE id = $3")
+            .bind(content_type)
+            .bind(base64)
+            .bind(firm_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// (content type, base64 bytes) of the firm's logo, if it has one.
+    pub async fn firm_logo(&self, firm_id: &str) -> StoreResult<Option<(String, String)>> {
+        let row = sqlx::query("SELECT logo_type, logo_data FROM firms WHERE id = $1")
+            .bind(firm_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => {
+                let t: String = r.try_get("logo_type")?;
+                let d: String = r.try_get("logo_data")?;
+                (!t.is_empty() && !d.is_empty()).then_some((t, d))
+            }
+            None => None,
+        })
     }
 
     /// The firm's policy, if the firm exists.

@@ -326,3 +326,56 @@ fn unknown_settings_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FIRMGATE_ISUER"));
 }
+
+/// `firm brand`: a PNG logo and a display name; an SVG is refused and changes nothing.
+#[test]
+fn firm_brand_sets_the_sign_in_page_name_and_logo() {
+    let cli = Cli::new();
+    let (_, firm, _) = cli.run(&["firm", "create", "--name", "Brand LLP", "--json"]);
+    let firm = firm["id"].as_str().unwrap().to_owned();
+    let svg = cli.dir.path().join("logo.svg");
+    std::fs::write(
+        &svg,
+        "<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+    )
+    .unwrap();
+    let (ok, refused, _) = cli.run(&[
+        "firm",
+        "brand",
+        "--firm",
+        &firm,
+        "--display-name",
+        "Brand & Partners",
+        "--logo",
+        svg.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(!ok);
+    assert!(
+        refused["error"].as_str().unwrap().contains("PNG or JPEG"),
+        "{refused}"
+    );
+    let png = cli.dir.path().join("logo.png");
+    std::fs::write(&png, crate::branding::TINY_PNG).unwrap();
+    let (ok, set, err) = cli.run(&[
+        "firm",
+        "brand",
+        "--firm",
+        &firm,
+        "--display-name",
+        "Brand & Partners",
+        "--logo",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(set["display_name"], "Brand & Partners");
+    assert_eq!(set["logo"], "image/png");
+    let (ok, removed, _) = cli.run(&["firm", "brand", "--firm", &firm, "--remove-logo", "--json"]);
+    assert!(ok);
+    assert_eq!(removed["logo"], Value::Null);
+    assert_eq!(
+        removed["display_name"], "Brand & Partners",
+        "left as it was"
+    );
+}

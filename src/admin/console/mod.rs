@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/firms/{firm}/settings",
             get(settings::show).post(settings::save),
         )
+        .route("/admin/firms/{firm}/logo", post(settings::upload_logo))
         .route("/admin/firms/{firm}/people", get(people::list))
         .route("/admin/firms/{firm}/people/invite", post(people::invite))
         .route(

@@ -20,6 +20,7 @@ use crate::web::render;
 #[template(path = "admin_settings.html")]
 struct SettingsPage<'a> {
     firm_id: &'a str,
+    has_logo: bool,
     firm_name: &'a str,
     role: &'a str,
     csrf: &'a str,
@@ -49,6 +50,7 @@ struct SettingsForm {
     email_domains: String,
     trust_upstream_mfa: String,
     sso_join: bool,
+    display_name: String,
 }
 
 fn duration_text(secs: i64) -> String {
@@ -87,6 +89,7 @@ async fn stored(state: &AppState, firm: &Firm) -> Result<SettingsForm, PageError
         email_domains: firm.email_domains.replace(',', ", "),
         trust_upstream_mfa: firm.upstream_mfa.replace(',', ", "),
         sso_join: firm.sso_join != 0,
+        display_name: firm.display_name.clone(),
     })
 }
 
@@ -107,6 +110,7 @@ fn page(
         status,
         &SettingsPage {
             firm_id: &firm.id,
+            has_logo: !firm.logo_type.is_empty(),
             firm_name: &firm.name,
             role: &visit.membership.role,
             csrf: &browser.csrf_token(),
@@ -194,14 +198,29 @@ pub async fn save(
         email_domains: field("email_domains"),
         trust_upstream_mfa: field("trust_upstream_mfa"),
         sso_join: params.get("sso_join") == Some("on"),
+        display_name: field("display_name"),
         sso_exempt: field("sso_exempt"),
     };
     let change = match to_change(&state, &firm, &submitted).await {
         Ok(c) => c,
         Err(e) => return Ok(page(&browser, &firm, &visit, submitted, None, Some(e))),
     };
-    match set_policy(&state, &firm.id, &change, &actor).await {
-        Ok(_) => Ok(render::see_other(&format!(
+    // Checked before anything is stored: one bad value changes nothing.
+    if let Err(crate::admin::AdminError::Invalid(why)) =
+        crate::admin::branding::check_display_name(&submitted.display_name)
+    {
+        return Ok(page(&browser, &firm, &visit, submitted, None, Some(why)));
+    }
+    let branding = crate::admin::branding::BrandingChange {
+        display_name: Some(submitted.display_name.clone()),
+        logo: None,
+    };
+    let saved = match set_policy(&state, &firm.id, &change, &actor).await {
+        Ok(_) => crate::admin::branding::set_branding(&state, &firm.id, &branding, &actor).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => Ok(render::see_other(&format!(
             "/admin/firms/{}/settings?saved=1",
             firm.id
         ))),
@@ -272,4 +291,64 @@ async fn to_change(
         sso_join: Some(f.sso_join),
         exemptions,
     })
+}
+
+/// `POST /admin/firms/{firm}/logo` (multipart: `csrf`, and `logo` a PNG or JPEG file, or
+/// `remove=1`).
+pub async fn upload_logo(
+    State(state): State<AppState>,
+    browser: Browser,
+    RequestActor(actor): RequestActor,
+    headers: HeaderMap,
+    Path(firm_id): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let unreadable = || PageError::bad_request("Invalid upload", "The upload could not be read.");
+    let mut csrf = None;
+    let mut logo: Option<Vec<u8>> = None;
+    let mut remove = false;
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        match field.name() {
+            Some("csrf") if csrf.is_none() => {
+                csrf = Some(field.text().await.map_err(|_| unreadable())?)
+            }
+            Some("logo") if logo.is_none() => {
+                logo = Some(field.bytes().await.map_err(|_| unreadable())?.to_vec())
+            }
+            Some("remove") => remove = true,
+            _ => return Err(unreadable()),
+        }
+    }
+    if !browser.csrf_ok(csrf.as_deref()) {
+        return Err(PageError::csrf());
+    }
+    let (visit, firm) = match load(&state, &headers, &actor, &firm_id).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
+    };
+    let change = crate::admin::branding::BrandingChange {
+        display_name: None,
+        logo: Some(if remove {
+            None
+        } else {
+            logo.filter(|l| !l.is_empty())
+        }),
+    };
+    if !remove && change.logo == Some(None) {
+        let form = stored(&state, &firm).await?;
+        let why = "Choose a PNG or JPEG file for the logo.".to_owned();
+        return Ok(page(&browser, &firm, &visit, form, None, Some(why)));
+    }
+    match crate::admin::branding::set_branding(&state, &firm.id, &change, &actor).await {
+        Ok(()) => Ok(render::see_other(&format!(
+            "/admin/firms/{}/settings?saved=1",
+            firm.id
+        ))),
+        Err(crate::admin::AdminError::Invalid(why)) => {
+            let form = stored(&state, &firm).await?;
+            Ok(page(&browser, &firm, &visit, form, None, Some(why)))
+        }
+        Err(crate::admin::AdminError::Store(s)) => Err(s.into()),
+        Err(_) => Err(PageError::internal()),
+    }
 }
