@@ -31,8 +31,11 @@ pub struct AppState {
     pub keys: Keyring,
     pub passwords: PasswordHasherPool,
     pub mailer: Mailer,
-    /// Microsoft, Google and other OpenID providers people may sign in with.
+    /// Microsoft, Google and other OpenID providers people may sign in with; its HTTP client
+    /// also delivers back-channel logout tokens.
     pub upstreams: crate::federation::Upstreams,
+    /// Wakes the back-channel logout delivery (it also runs every two seconds).
+    pub backchannel: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,7 @@ impl AppState {
         let upstreams = crate::federation::Upstreams::new(&settings.upstreams)?;
         let state = AppState {
             upstreams,
+            backchannel: Arc::new(tokio::sync::Notify::new()),
             settings: Arc::new(settings),
             store,
             clock,
@@ -160,6 +164,20 @@ pub async fn serve(state: AppState, listener: TcpListener) -> std::io::Result<()
             tokio::select! {
                 _ = sender.mailer.woken() => {},
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {},
+            }
+        }
+    });
+    let notifier = state.clone();
+    tokio::spawn(async move {
+        // Back-channel logout tokens: at once when a sign-out wakes it, and every two seconds
+        // for sessions ended elsewhere and for retries.
+        loop {
+            if let Err(e) = crate::oidc::backchannel::deliver_due(&notifier).await {
+                tracing::warn!(error = %e, "back-channel logout pass failed");
+            }
+            tokio::select! {
+                _ = notifier.backchannel.notified() => {},
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {},
             }
         }
     });

@@ -151,6 +151,15 @@ pub enum AuditEvent<'a> {
         which: &'a str,
         count: u64,
     },
+    /// A logout token delivered to a relying party's back-channel logout URI, or given up on
+    /// (`outcome` `failure`, after the last retry).
+    BackchannelLogout {
+        person_id: &'a str,
+        client_id: &'a str,
+        session_id: &'a str,
+        delivered: bool,
+        attempts: i64,
+    },
     /// A sign-in through an upstream provider succeeded (`realm`: tenant or Workspace domain).
     SsoSignIn {
         person_id: &'a str,
@@ -376,6 +385,19 @@ impl AuditEvent<'_> {
                 r.person_id = own(person_id);
                 r.firm_id = firm_id.map(str::to_owned);
                 r.detail = Some(json!({ "action": action, "method": method }).to_string());
+            }
+            AuditEvent::BackchannelLogout {
+                person_id,
+                client_id,
+                session_id,
+                delivered,
+                attempts,
+            } => {
+                r.kind = "backchannel_logout";
+                r.outcome = if *delivered { "success" } else { "failure" };
+                r.person_id = own(person_id);
+                r.client_id = own(client_id);
+                r.detail = Some(json!({ "sid": session_id, "attempts": attempts }).to_string());
             }
             AuditEvent::SsoSignIn {
                 person_id,

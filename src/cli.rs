@@ -251,6 +251,10 @@ enum ClientCommand {
         redirect_uris: Vec<String>,
         #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
         post_logout_redirect_uris: Vec<String>,
+        /// OpenID Connect Back-Channel Logout: where firmgate posts a logout token when a
+        /// session the client signed in to ends.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
         /// A public client (no secret; PKCE required).
         #[arg(long)]
         public: bool,
@@ -709,6 +713,7 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     name,
                     redirect_uris,
                     post_logout_redirect_uris,
+                    backchannel_logout_uri,
                     public,
                     first_party,
                     firm,
@@ -737,6 +742,7 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                 signing_alg,
                 access_token_ttl_secs: secs(&access_token_ttl, "--access-token-ttl")?,
                 refresh_token_ttl_secs: secs(&refresh_token_ttl, "--refresh-token-ttl")?,
+                backchannel_logout_uri,
             };
             let state = AppState::start(settings, Clock::system()).await?;
             let created = create_client(&state, &spec).await?;

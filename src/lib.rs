@@ -4,7 +4,8 @@
 //!
 //! - HTTP features
 //!   - [`oidc`]: the protocol engine — discovery, JWKS, authorize, token (code, refresh with
-//!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout;
+//!     rotation, client credentials), userinfo, introspection, revocation, RP-initiated logout,
+//!     back-channel logout delivery (`oidc::backchannel`);
 //!     `oidc::own_client` lets firmgate's own pages be relying parties of it.
 //!   - [`signin`]: the sign-in journey — [`signin::flow::next_step`] orders the steps; pages for
 //!     login, single sign-on (`signin::sso`), the two-step challenge (and set-up on step-up),

@@ -6,6 +6,9 @@ import * as oidc from 'openid-client'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { UserAgent } from './agent.mjs'
+import http from 'node:http'
+import * as jose from 'jose'
+
 
 const cfg = JSON.parse(process.env.FG_CONFIG)
 const ISSUER = cfg.issuer
@@ -444,7 +447,44 @@ mod('oidcc-rp-initiated-logout-only-state', async () => {
   const { ua } = await loggedIn()
   await confirmAndExpectSignedOut(ua, await logout(ua, { state: 'only' }))
 })
-mod('oidcc-backchannel-rp-initiated-logout', null, { skip: 'back-channel logout is not built' })
+// Back-Channel RP-Initiated Logout OP plan: a relying party's back-channel endpoint on loopback.
+const logoutTokens = []
+const receiver = http.createServer((req, res) => {
+  let body = ''
+  req.on('data', (c) => { body += c })
+  req.on('end', () => {
+    if (req.method === 'POST' && req.url === '/bc') logoutTokens.push(new URLSearchParams(body).get('logout_token'))
+    res.writeHead(200).end()
+  })
+})
+await new Promise((resolve) => receiver.listen(cfg.backchannelPort, '127.0.0.1', resolve))
+mod('oidcc-backchannel-logout-discovery-endpoint-verification', async () => {
+  const md = (await config_('backchannel')).serverMetadata()
+  eq(md.backchannel_logout_supported, true, 'backchannel_logout_supported')
+  eq(md.backchannel_logout_session_supported, true, 'backchannel_logout_session_supported')
+  assert(md.end_session_endpoint, 'end_session_endpoint')
+})
+mod('oidcc-backchannel-rp-initiated-logout', async () => {
+  const { ua, tokens, claims, config } = await flow({ client: 'backchannel' })
+  const before = logoutTokens.length
+  const r = await logout(ua, { id_token_hint: tokens.id_token, post_logout_redirect_uri: BYE, state: 'bc' })
+  eq(r.url, `${BYE}?state=bc`, 'back to the post_logout_redirect_uri')
+  for (let i = 0; i < 100 && logoutTokens.length === before; i++) await sleep(50)
+  eq(logoutTokens.length, before + 1, 'one logout token at the backchannel_logout_uri')
+  const token = logoutTokens[before]
+  const md = config.serverMetadata()
+  // Back-Channel Logout 1.0 §2.4 / §2.6, checked with jose (not firmgate's code).
+  const { payload, protectedHeader } = await jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(md.jwks_uri)), {
+    issuer: md.issuer, audience: cfg.clients.backchannel.id, typ: 'logout+jwt', maxTokenAge: '2 minutes'
+  })
+  eq(protectedHeader.typ, 'logout+jwt', 'typ')
+  assert(payload.events && typeof payload.events['http://schemas.openid.net/event/backchannel-logout'] === 'object', 'the logout event')
+  eq(payload.sid, claims.sid, 'sid of the ID token')
+  eq(payload.sub, claims.sub, 'sub of the ID token')
+  assert(payload.jti && payload.iat && payload.exp, 'jti, iat, exp')
+  assert(!('nonce' in payload), 'no nonce (§2.4)')
+  await expectLoggedOut(ua)
+})
 
 // Beyond the plans: client credentials, introspection, revocation through openid-client.
 mod('client-credentials-introspection-revocation', async () => {

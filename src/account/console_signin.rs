@@ -73,6 +73,7 @@ pub async fn ensure_client(state: &AppState) -> StoreResult<()> {
             access_token_ttl_secs: Some(60),
             refresh_token_ttl_secs: None,
             created_at: state.clock.now(),
+            backchannel_logout_uri: None,
         })
         .await
 }

@@ -107,6 +107,8 @@ pub async fn end_sessions(
             "all",
         ),
     };
+    // Their applications hear of it now rather than at the next delivery pass.
+    state.backchannel.notify_one();
     audit::record(
         &state.store,
         AuditEvent::SessionsEnded {

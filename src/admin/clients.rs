@@ -26,6 +26,8 @@ pub struct ClientSpec {
     pub signing_alg: SigningAlg,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
+    /// OpenID Connect Back-Channel Logout 1.0 `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 pub struct CreatedClient {
@@ -81,6 +83,11 @@ pub async fn create_client_as(
     {
         check_redirect_uri(uri).map_err(|e| AdminError::Invalid(e.to_string()))?;
     }
+    if let Some(uri) = &spec.backchannel_logout_uri {
+        // Back-Channel Logout §2.2: an absolute URI, https (http on loopback), no fragment.
+        check_redirect_uri(uri)
+            .map_err(|e| AdminError::Invalid(format!("back-channel logout URI: {e}")))?;
+    }
     if let Some(firm) = &spec.firm_id {
         if state.store.firm(firm).await?.is_none() {
             return Err(AdminError::NoSuchFirm(firm.clone()));
@@ -125,6 +132,7 @@ pub async fn create_client_as(
         access_token_ttl_secs: spec.access_token_ttl_secs,
         refresh_token_ttl_secs: spec.refresh_token_ttl_secs,
         created_at: now,
+        backchannel_logout_uri: spec.backchannel_logout_uri.clone(),
     };
     state.store.insert_client(&record).await?;
     audit::record(
@@ -228,6 +236,7 @@ impl Default for ClientSpec {
             signing_alg: SigningAlg::Rs256,
             access_token_ttl_secs: None,
             refresh_token_ttl_secs: None,
+            backchannel_logout_uri: None,
         }
     }
 }

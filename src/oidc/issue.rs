@@ -41,6 +41,11 @@ pub async fn issue_code(
         .filter(|s| offline || *s != "offline_access")
         .filter(|s| may_administer || *s != ADMIN_SCOPE)
         .collect();
+    // Back-Channel Logout: this client is told when the session ends.
+    state
+        .store
+        .record_session_client(&session.id, &request.client_id, now)
+        .await?;
     state
         .store
         .insert_code(&CodeRecord {

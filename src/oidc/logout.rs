@@ -77,6 +77,7 @@ async fn end_current_session(
     if let Some(s) = session::current(state, headers).await? {
         let now = state.clock.now();
         state.store.end_session(&s.id, now, "signed out").await?;
+        state.backchannel.notify_one();
         audit::record(
             &state.store,
             AuditEvent::SignOut {

@@ -180,6 +180,15 @@ impl Store {
         .bind(person_id)
         .execute(&mut *tx)
         .await?;
+        super::backchannel::queue_logouts(
+            &mut tx,
+            super::backchannel::Ending::OfPerson {
+                person_id,
+                keep: None,
+            },
+            now,
+        )
+        .await?;
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE person_id = $2 AND ended_at IS NULL")
             .bind(now)
             .bind(person_id)
@@ -229,6 +238,12 @@ async fn end_sessions(
     now: UnixTime,
     reason: &str,
 ) -> StoreResult<u64> {
+    super::backchannel::queue_logouts(
+        tx,
+        super::backchannel::Ending::OfPerson { person_id, keep },
+        now,
+    )
+    .await?;
     let keep = keep.unwrap_or("");
     sqlx::query(
         "UPDATE grants SET revoked_at = $1, revoked_reason = $2 WHERE offline = 0 AND revoked_at IS NULL \

@@ -20,6 +20,8 @@ pub struct ClientRecord {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
     pub created_at: i64,
+    /// OpenID Connect Back-Channel Logout 1.0: where logout tokens go (`None`: nowhere).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -37,6 +39,7 @@ struct ClientRow {
     access_token_ttl_secs: Option<i64>,
     refresh_token_ttl_secs: Option<i64>,
     created_at: i64,
+    backchannel_logout_uri: String,
 }
 
 fn json_list(text: &str) -> StoreResult<Vec<String>> {
@@ -60,6 +63,7 @@ impl TryFrom<ClientRow> for ClientRecord {
             access_token_ttl_secs: r.access_token_ttl_secs,
             refresh_token_ttl_secs: r.refresh_token_ttl_secs,
             created_at: r.created_at,
+            backchannel_logout_uri: Some(r.backchannel_logout_uri).filter(|u| !u.is_empty()),
         })
     }
 }
@@ -73,8 +77,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO clients (id, name, secret_hash, auth_method, redirect_uris, \
              post_logout_redirect_uris, grant_types, first_party, firm_id, signing_alg, \
-             access_token_ttl_secs, refresh_token_ttl_secs, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                          access_token_ttl_secs, refresh_token_ttl_secs, created_at, backchannel_logout_uri) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -87,8 +91,9 @@ impl Store {
         .bind(&c.firm_id)
         .bind(&c.signing_alg)
         .bind(c.access_token_ttl_secs)
-        .bind(c.refresh_token_ttl_secs)
+                .bind(c.refresh_token_ttl_secs)
         .bind(c.created_at)
+        .bind(c.backchannel_logout_uri.as_deref().unwrap_or(""))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -127,7 +132,7 @@ impl Store {
         let row = sqlx::query_as::<_, ClientRow>(
             "SELECT id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
              grant_types, first_party, firm_id, signing_alg, access_token_ttl_secs, \
-             refresh_token_ttl_secs, created_at FROM clients WHERE id = $1",
+                          refresh_token_ttl_secs, created_at, backchannel_logout_uri FROM clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backchannel;
 pub mod clients;
 pub mod codes;
 pub mod consents;

@@ -125,6 +125,8 @@ impl Store {
     /// transaction. Returns whether a live session was ended.
     pub async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
+        super::backchannel::queue_logouts(&mut tx, super::backchannel::Ending::Session(id), now)
+            .await?;
         let ended =
             sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
                 .bind(now)

@@ -13,6 +13,7 @@ mod accounts;
 mod admin;
 mod admin_api;
 mod authorize;
+mod backchannel;
 mod branding;
 mod cli;
 mod codes;

@@ -20,6 +20,7 @@ fn client(public: bool) -> ClientRecord {
         access_token_ttl_secs: None,
         refresh_token_ttl_secs: None,
         created_at: 0,
+        backchannel_logout_uri: None,
     }
 }
 
