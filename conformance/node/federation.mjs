@@ -347,6 +347,19 @@ await check('federation-96-link-and-unlink-from-my-profile', async () => {
   refused(r.end, 403, 'not linked yet')
 })
 
+await check('federation-96-a-link-finished-after-signing-out-is-refused', async () => {
+  const agent = new UserAgent(issuer)
+  const profile = await agent.signIn(`${issuer}/account`, 'dave@lawfirm.example', cfg.password)
+  const picker = await post(agent, profile, '#link-google')
+  // Signed out of firmgate while at Google: the link proof must not attach to anyone.
+  const confirm = await walk(agent, `${issuer}/logout`)
+  await post(agent, confirm, 'form')
+  const back = picker.doc.querySelector('select[name=account]') ? await post(agent, picker, 'form', { account: 'g-dave' }) : picker
+  refused(back, 403, 'no longer signed in')
+  const r = await ssoSignIn(new UserAgent(issuer), 'google', 'g-dave')
+  refused(r.end, 403, 'not linked yet')
+})
+
 upstream.server.close()
 console.log(`federation: ${passed} passed, ${failed} failed`)
 process.exit(failed ? 1 : 0)

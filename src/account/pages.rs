@@ -107,7 +107,7 @@ struct MfaSection {
 
 /// A unix time as the page shows it. (Times are in UTC until firmgate ships a time zone
 /// database; the person's own zone is stored for that.)
-fn when(t: i64) -> String {
+pub(super) fn when(t: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::pages::{signed_in, to_signin};
+use super::pages::{signed_in, to_signin, when};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::PageError;
@@ -36,14 +36,6 @@ pub struct SsoSection {
     pub links: Vec<LinkRow>,
     /// (name, label) of the upstreams one can link.
     pub providers: Vec<(String, String)>,
-}
-
-fn when(t: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_default()
 }
 
 pub async fn section(state: &AppState, person_id: &str) -> Result<SsoSection, PageError> {
@@ -133,9 +125,8 @@ pub(crate) async fn finish_link(
         .zip(login.person_id.as_deref())
         .is_some_and(|(s, p)| s.person_id == p);
     if !same_person {
-        return Err(Finish::Page(PageError::forbidden(
-            "Sign in again",
-            "You are no longer signed in as the person who started linking this account. Sign in and link it again from My Profile.",
+        return Err(Finish::Refused(CallbackFailure::People(
+            people::SsoPeopleError::SessionChanged,
         )));
     }
     let person_id = login.person_id.as_deref().unwrap_or_default();

@@ -32,6 +32,9 @@ pub enum SsoPeopleError {
     LinkedElsewhere,
     #[error("no such linked account")]
     NoSuchLink,
+    /// The browser is no longer signed in as the person who started linking.
+    #[error("the session that started linking has ended or changed")]
+    SessionChanged,
     /// Unlinking would leave the person no way into a firm that requires single sign-on.
     #[error("{firm_name} requires single sign-on and this is the only account it accepts")]
     OnlyWayIn { firm_name: String },
@@ -46,6 +49,7 @@ impl SsoPeopleError {
             SsoPeopleError::AlreadyYours => "already_linked",
             SsoPeopleError::LinkedElsewhere => "linked_to_another_person",
             SsoPeopleError::NoSuchLink => "no_such_link",
+            SsoPeopleError::SessionChanged => "session_changed",
             SsoPeopleError::OnlyWayIn { .. } => "only_way_in",
         }
     }
