@@ -22,7 +22,8 @@ pub enum KeyringError {
 #[derive(Debug)]
 struct Loaded {
     set: Arc<KeySet>,
-    jwks: Arc<String>,
+    /// The published JWKS document, serialised once per reload.
+    jwks: bytes::Bytes,
 }
 
 #[derive(Clone, Debug)]
@@ -41,7 +42,7 @@ impl Keyring {
         Keyring {
             inner: Arc::new(RwLock::new(Loaded {
                 set: Arc::new(KeySet::default()),
-                jwks: Arc::new("{\"keys\":[]}".to_owned()),
+                jwks: bytes::Bytes::from_static(b"{\"keys\":[]}"),
             })),
         }
     }
@@ -53,7 +54,7 @@ impl Keyring {
         }
     }
 
-    pub fn jwks(&self) -> Arc<String> {
+    pub fn jwks(&self) -> bytes::Bytes {
         match self.inner.read() {
             Ok(g) => g.jwks.clone(),
             Err(poisoned) => poisoned.into_inner().jwks.clone(),
@@ -102,7 +103,7 @@ impl Keyring {
         };
         *g = Loaded {
             set: Arc::new(set),
-            jwks: Arc::new(jwks),
+            jwks: bytes::Bytes::from(jwks),
         };
         Ok(())
     }

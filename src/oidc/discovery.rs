@@ -9,6 +9,7 @@ use serde_json::json;
 use super::claims::{ACR_VALUES_SUPPORTED, CLAIMS_SUPPORTED};
 use super::request::SUPPORTED_SCOPES;
 use crate::app::AppState;
+use crate::crypto::keys::SigningAlg;
 
 pub fn document(state: &AppState) -> serde_json::Value {
     let issuer = state.issuer();
@@ -51,10 +52,42 @@ pub fn document(state: &AppState) -> serde_json::Value {
     })
 }
 
+/// The serialised document, rebuilt only when the signing algorithms on offer change (a key
+/// rotation or a key becoming active); everything else in it is fixed for the process.
+#[derive(Default)]
+pub struct DiscoveryCache {
+    built: std::sync::RwLock<Option<(Vec<SigningAlg>, bytes::Bytes)>>,
+}
+
+impl std::fmt::Debug for DiscoveryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DiscoveryCache")
+    }
+}
+
+fn cached_document(state: &AppState) -> bytes::Bytes {
+    let algs = state.keys.current().algorithms(state.clock.now());
+    if let Ok(guard) = state.discovery.built.read() {
+        if let Some((cached_algs, body)) = guard.as_ref() {
+            if *cached_algs == algs {
+                return body.clone();
+            }
+        }
+    }
+    let body = bytes::Bytes::from(document(state).to_string());
+    if let Ok(mut guard) = state.discovery.built.write() {
+        *guard = Some((algs, body.clone()));
+    }
+    body
+}
+
 pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(document(&state)),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        cached_document(&state),
     )
 }
 
@@ -65,6 +98,6 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
             // Shorter than the key publish lead, so a rotated-in key is seen before it signs.
             (header::CACHE_CONTROL, "public, max-age=60"),
         ],
-        state.keys.jwks().as_ref().clone(),
+                state.keys.jwks(),
     )
 }
