@@ -34,7 +34,7 @@ pub struct AppState {
     /// Microsoft, Google and other OpenID providers people may sign in with; its HTTP client
     /// also delivers back-channel logout tokens.
     pub upstreams: crate::federation::Upstreams,
-        /// Wakes the back-channel logout delivery (it also runs every two seconds).
+    /// Wakes the back-channel logout delivery (it also runs every two seconds).
     pub backchannel: Arc<tokio::sync::Notify>,
     /// The discovery document, serialised once per key set.
     pub discovery: Arc<crate::oidc::discovery::DiscoveryCache>,
@@ -78,7 +78,7 @@ impl AppState {
         let upstreams = crate::federation::Upstreams::new(&settings.upstreams)?;
         let state = AppState {
             upstreams,
-                        backchannel: Arc::new(tokio::sync::Notify::new()),
+            backchannel: Arc::new(tokio::sync::Notify::new()),
             discovery: Arc::default(),
             settings: Arc::new(settings),
             store,

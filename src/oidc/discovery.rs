@@ -98,6 +98,6 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
             // Shorter than the key publish lead, so a rotated-in key is seen before it signs.
             (header::CACHE_CONTROL, "public, max-age=60"),
         ],
-                state.keys.jwks(),
+        state.keys.jwks(),
     )
 }

@@ -1,6 +1,11 @@
 //! The command line: each subcommand parses its flags and makes one library call. Admin commands
 //! print a line for people, or with `--json` exactly one JSON object on stdout.
 
+mod brand;
+mod policy_args;
+
+use policy_args::PolicyArgs;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -110,78 +115,6 @@ enum FirmCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
-}
-
-/// The settings of `firm policy`; each left out stays as it is.
-#[derive(clap::Args, Debug)]
-struct PolicyArgs {
-    #[arg(long)]
-    firm: String,
-    /// Sign out after this long without activity (e.g. 30m, 8h).
-    #[arg(long)]
-    idle_timeout: Option<String>,
-    /// Minimum password length for the firm's people (8 to 128; default 12).
-    #[arg(long)]
-    password_min_length: Option<i64>,
-    /// Days after which a password must be changed at sign-in (1 to 730; 0 = never, the default).
-    #[arg(long)]
-    password_max_age: Option<i64>,
-    /// Refuse the last N passwords when choosing a new one (0 to 24; 0 = off, the default).
-    #[arg(long)]
-    password_reuse_limit: Option<i64>,
-    /// Ask for upper- and lower-case letters, a digit and a symbol (off by default).
-    #[arg(long, value_parser = ["on", "off"])]
-    password_composition: Option<String>,
-    /// Two-step sign-in: required, prompt (the default: offered, may be skipped) or off.
-    #[arg(long, value_parser = ["required", "prompt", "off"])]
-    mfa: Option<String>,
-    /// Single sign-on the firm's people must use: off, microsoft, google or any.
-    #[arg(long, value_parser = ["off", "microsoft", "google", "any"])]
-    require_sso: Option<String>,
-    /// Comma-separated IPv4/IPv6 CIDRs allowed to sign in ("" = anywhere).
-    #[arg(long)]
-    ip_allow: Option<String>,
-    /// Days and hours sign-in is allowed, e.g. "Mon-Fri 07:00-19:00" ("always" = any time).
-    #[arg(long)]
-    sign_in_hours: Option<String>,
-    /// The firm's time zone for the sign-in hours (IANA name, e.g. Europe/London).
-    #[arg(long)]
-    time_zone: Option<String>,
-    /// Sign in again after this long, however active (e.g. 10h; 0s = the server's limit).
-    #[arg(long)]
-    max_session_age: Option<String>,
-    /// Entra ID tenant ids whose Microsoft accounts the firm accepts (comma-separated; "none").
-    #[arg(long)]
-    microsoft_tenants: Option<String>,
-    /// Google Workspace domains (the `hd` claim) whose accounts the firm accepts ("none").
-    #[arg(long)]
-    google_domains: Option<String>,
-    /// Other configured OpenID upstreams the firm accepts, by name ("none").
-    #[arg(long)]
-    oidc_upstreams: Option<String>,
-    /// E-mail domains the firm owns (for linking Microsoft accounts and joining; "none").
-    #[arg(long)]
-    email_domains: Option<String>,
-    /// Upstreams whose own MFA replaces firmgate's challenge, e.g. microsoft,google ("none").
-    #[arg(long)]
-    trust_upstream_mfa: Option<String>,
-    /// Verified people of the firm's tenant or domain become members at their first SSO sign-in.
-    #[arg(long, value_parser = ["on", "off"])]
-    sso_join: Option<String>,
-    /// Exempt a member (by e-mail) from the MFA rule; repeatable.
-    #[arg(long = "mfa-exempt")]
-    mfa_exempt: Vec<String>,
-    /// End a member's MFA exemption; repeatable.
-    #[arg(long = "mfa-unexempt")]
-    mfa_unexempt: Vec<String>,
-    /// Exempt a member (by e-mail) from the SSO rule (a break-glass admin); repeatable.
-    #[arg(long = "sso-exempt")]
-    sso_exempt: Vec<String>,
-    /// End a member's SSO exemption; repeatable.
-    #[arg(long = "sso-unexempt")]
-    sso_unexempt: Vec<String>,
-    #[command(flatten)]
-    out: JsonFlag,
 }
 
 #[derive(Subcommand, Debug)]
@@ -437,53 +370,7 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
                     remove_logo,
                     out,
                 } => {
-                    use crate::admin::branding::{set_branding, BrandingChange, MAX_LOGO_BYTES};
-                    let logo = match (logo, remove_logo) {
-                        (Some(path), _) => {
-                            use std::io::Read;
-                            let mut bytes = Vec::new();
-                            std::fs::File::open(&path)
-                                .and_then(|f| {
-                                    f.take(u64::try_from(MAX_LOGO_BYTES).unwrap_or(u64::MAX) + 1)
-                                        .read_to_end(&mut bytes)
-                                })
-                                .map_err(|e| {
-                                    crate::admin::AdminError::Invalid(format!(
-                                        "cannot read {}: {e}",
-                                        path.display()
-                                    ))
-                                })?;
-                            Some(Some(bytes))
-                        }
-                        (None, true) => Some(None),
-                        (None, false) => None,
-                    };
-                    let change = BrandingChange { display_name, logo };
-                    set_branding(&state, &firm, &change, &cli_actor()).await?;
-                    let stored = state
-                        .store
-                        .firm(&firm)
-                        .await
-                        .map_err(crate::admin::AdminError::from)?
-                        .ok_or_else(|| crate::admin::AdminError::NoSuchFirm(firm.clone()))?;
-                    print(
-                        out.json,
-                        &json!({
-                            "id": stored.id,
-                            "display_name": stored.display_name,
-                            "logo": if stored.logo_type.is_empty() { None } else { Some(&stored.logo_type) },
-                        }),
-                        &format!(
-                            "firm {}: display name {:?}, logo {}",
-                            stored.id,
-                            stored.display_name,
-                            if stored.logo_type.is_empty() {
-                                "none"
-                            } else {
-                                &stored.logo_type
-                            }
-                        ),
-                    );
+                    brand::run(&state, &firm, display_name, logo, remove_logo, out.json).await?;
                 }
                 FirmCommand::Policy(args) => {
                     let PolicyArgs {
