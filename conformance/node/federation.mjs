@@ -46,8 +46,17 @@ async function walk (agent, url, init, stopAt) {
       res = await agent.request(url)
       continue
     }
-    const html = await res.text()
+        const html = await res.text()
     const doc = parse(html)
+    // The upstream's self-submitting forms (oidc-provider ends its own session before signing
+    // in another account), submitted as a browser running its script would.
+    const auto = !url.startsWith(issuer) && html.includes('document.forms[0].submit()') && doc.querySelector('form')
+    if (auto) {
+      const fields = Object.fromEntries(auto.querySelectorAll('input').map((i) => [i.getAttribute('name'), i.getAttribute('value') ?? '']))
+      url = new URL(auto.getAttribute('action'), url).toString()
+      res = await agent.request(url, { method: 'POST', body: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      continue
+    }
     return { kind: 'page', url, status: res.status, html, doc, title: doc.querySelector('h1')?.text.trim() }
   }
   throw new Error('too many redirects')
@@ -332,7 +341,10 @@ await check('federation-96-link-and-unlink-from-my-profile', async () => {
   const again = await post(agent, await walk(agent, `${issuer}/account`), '#link-google')
   // Google remembers Dave now, so it may answer without showing its account page again.
   const answer = again.doc?.querySelector('select[name=account]') ? await post(agent, again, 'form', { account: 'g-dave' }) : again
-  refused(answer, 400, 'already linked')
+    refused(answer, 400, 'already linked')
+  // Ann's Microsoft account is hers: Dave cannot link it to himself.
+  const msPicker = await post(agent, await walk(agent, `${issuer}/account`), '#link-microsoft')
+  refused(await post(agent, msPicker, 'form', { account: 'ms-ann' }), 403, 'linked to another firmgate account')
   policy('--require-sso', 'google')
   try {
     const page = await walk(agent, `${issuer}/account`)
