@@ -1,6 +1,10 @@
 //! Authorization codes (stored hashed) and their one-time redemption. Redemption is a single
 //! conditional UPDATE inside the transaction that creates the grant, so of two concurrent
-//! redemptions exactly one wins on either backend. [SECURITY case 27]
+//! redemptions exactly one wins on either backend. [SECURITY case 27] A code bound to a browser
+//! session (not `offline_access`) is redeemed only while that session is live, and the session
+//! row is locked by the same transaction: a sign-out racing the redemption either ends the
+//! session first (the redemption is refused) or waits for the new grant and revokes it with the
+//! session's others.
 
 use sqlx::FromRow;
 
@@ -38,6 +42,9 @@ pub enum Redemption {
     AlreadyRedeemed {
         grant_id: Option<String>,
     },
+    /// The sign-in session the code came from ended (sign-out, another sign-in) before the
+    /// code was redeemed; nothing was written.
+    SessionEnded,
 }
 
 impl Store {
@@ -101,6 +108,23 @@ impl Store {
             tx.rollback().await?;
             let grant_id = self.code(code_hash).await?.and_then(|c| c.grant_id);
             return Ok(Redemption::AlreadyRedeemed { grant_id });
+        }
+        if !grant.offline {
+            // A no-op write: it fails when the session has ended and, on PostgreSQL, holds the
+            // row so that a concurrent end_session waits and then sees this grant.
+            let live = sqlx::query(
+                "UPDATE sessions SET last_seen_at = last_seen_at \
+                 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(grant.session_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !live {
+                tx.rollback().await?;
+                return Ok(Redemption::SessionEnded);
+            }
         }
         Store::insert_grant_in(&mut tx, grant, now).await?;
         if let Some((hash, expires_at)) = refresh {

@@ -167,6 +167,16 @@ impl Store {
             .bind(old_id)
             .execute(&mut *tx)
             .await?;
+        // Codes handed out under the old session and not yet redeemed follow it too: they are
+        // redeemed only while their session is live.
+        sqlx::query(
+            "UPDATE authorization_codes SET session_id = $1 \
+             WHERE session_id = $2 AND redeemed_at IS NULL",
+        )
+        .bind(new_id)
+        .bind(old_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

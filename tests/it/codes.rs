@@ -61,28 +61,6 @@ async fn oidcc_codereuse_revokes_the_first_redemptions_tokens() {
 }
 
 #[tokio::test]
-async fn concurrent_redemptions_have_exactly_one_winner() {
-    // SECURITY case 27.
-    let server = TestServer::start().await;
-    let fx = server.fixture().await;
-    let browser = Browser::new(&server);
-    let (code, req) = fresh_code(&fx, &browser).await;
-    let attempts: Vec<_> = (0..8)
-        .map(|_| redeem(&server, &fx, &code, &req.verifier))
-        .collect();
-    let results = futures::future::join_all(attempts).await;
-    let wins = results
-        .iter()
-        .filter(|(s, _, _)| *s == StatusCode::OK)
-        .count();
-    assert_eq!(wins, 1, "{results:?}");
-    assert!(results
-        .iter()
-        .filter(|(s, _, _)| *s != StatusCode::OK)
-        .all(|(_, _, b)| b["error"] == "invalid_grant"));
-}
-
-#[tokio::test]
 async fn an_expired_code_is_invalid_grant() {
     // SECURITY case 28 (60 s lifetime).
     let server = TestServer::start().await;

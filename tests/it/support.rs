@@ -114,6 +114,30 @@ impl TestServer {
         }
     }
 
+    /// Another firmgate node on its own port sharing this one's database, master key and
+    /// clock, as nodes behind a load balancer do. Browsers keep their cookies across nodes
+    /// because cookies do not depend on the port.
+    pub async fn another_node(&self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let settings = (*self.state.settings).clone();
+        let state = AppState::start(settings, self.clock.clone())
+            .await
+            .expect("start another node");
+        let served = state.clone();
+        tokio::spawn(async move {
+            let _ = app::serve(served, listener).await;
+        });
+        TestServer {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            clock: self.clock.clone(),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -113,8 +113,16 @@ pub async fn redeem(
             refresh_hash.as_deref().map(|h| (h, refresh_expiry)),
         )
         .await?;
-    if let Redemption::AlreadyRedeemed { grant_id } = outcome {
-        return Err(replayed(state, client, grant_id.as_deref(), actor).await);
+    match outcome {
+        Redemption::Redeemed => {}
+        Redemption::AlreadyRedeemed { grant_id } => {
+            return Err(replayed(state, client, grant_id.as_deref(), actor).await)
+        }
+        Redemption::SessionEnded => {
+            return Err(OAuthError::invalid_grant(
+                "the sign-in session this code came from has ended",
+            ))
+        }
     }
     let g = UserGrant {
         grant_id: &grant_id,
