@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -98,8 +97,7 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(crate::observe::routes())
         .merge(crate::oidc::routes())
         .merge(crate::signin::routes())
         .merge(crate::account::routes())
@@ -111,26 +109,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::web::headers::security_headers,
         ))
+        .layer(axum::middleware::from_fn(crate::observe::requests::observe))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .with_state(state)
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    let db = state.store.ping().await;
-    let keys = !state.keys.current().is_empty();
-    if db && keys {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
-    }
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -522,5 +522,7 @@ pub async fn record(
     actor: &Actor,
     now: UnixTime,
 ) -> StoreResult<()> {
-    store.insert_audit(&event.to_record(actor, now)).await
+    let record = event.to_record(actor, now);
+    crate::observe::metrics::audit_event(record.kind, record.outcome);
+    store.insert_audit(&record).await
 }

@@ -33,6 +33,7 @@
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
 //! - [`store`]: all SQL, SQLite or PostgreSQL behind one pool.
+//! - [`observe`]: `/healthz`, `/readyz`, Prometheus `/metrics`, request ids in every log line.
 //! - Wiring: [`app`] (state, routes, server), [`cli`], [`config`], [`clock`], [`error`].
 
 pub mod account;
@@ -48,6 +49,7 @@ pub mod error;
 pub mod federation;
 pub mod keyring;
 pub mod mail;
+pub mod observe;
 pub mod oidc;
 pub mod policy;
 pub mod signin;

@@ -45,6 +45,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "FIRMGATE_SMTP_URL",
     "FIRMGATE_MAIL_FROM",
     "FIRMGATE_MFA_ISSUER",
+    "FIRMGATE_METRICS_TOKEN",
     "FIRMGATE_MICROSOFT_CLIENT_ID",
     "FIRMGATE_MICROSOFT_CLIENT_SECRET",
     "FIRMGATE_MICROSOFT_DISCOVERY_URL",
@@ -72,6 +73,7 @@ pub struct FileSettings {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub mfa_issuer: Option<String>,
+    pub metrics_token: Option<String>,
     pub microsoft: Option<FileUpstream>,
     pub google: Option<FileUpstream>,
     /// Other OpenID providers, each `[[upstream]]` with a `name`.
@@ -154,6 +156,9 @@ pub struct Settings {
     pub invitation_ttl: Duration,
     /// The name authenticator apps show for firmgate accounts (the otpauth `issuer`).
     pub mfa_issuer: String,
+    /// The bearer token a Prometheus scraper sends to `/metrics`; unset, only a peer on the
+    /// loopback interface may read it.
+    pub metrics_token: Option<SecretString>,
     /// Upstream OpenID providers people may sign in with, in button order.
     pub upstreams: Vec<UpstreamSettings>,
 }
@@ -163,6 +168,21 @@ pub use upstreams::{UpstreamSettings, GOOGLE_DISCOVERY_URL, MICROSOFT_DISCOVERY_
 
 pub const DEFAULT_MAIL_FROM: &str = "firmgate <firmgate@localhost>";
 pub const DEFAULT_MFA_ISSUER: &str = "firmgate";
+
+/// At least 32 characters: it guards operational data, so it must not be guessable.
+fn metrics_token(value: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.chars().count() >= 32 && !v.chars().any(char::is_whitespace) => {
+            Ok(Some(SecretString::new(v)))
+        }
+        Some(_) => Err(ConfigError::Invalid {
+            name: "metrics_token",
+            reason: "must be at least 32 characters without spaces (e.g. `openssl rand -hex 32`)"
+                .into(),
+        }),
+    }
+}
 
 /// 1 to 64 printable characters without `:` (the otpauth label separator).
 fn mfa_issuer(value: Option<String>) -> Result<String, ConfigError> {
@@ -338,6 +358,11 @@ impl Settings {
             reset_link_ttl: Duration::from_secs(30 * 60),
             invitation_ttl: Duration::from_secs(7 * 86400),
             mfa_issuer: mfa_issuer(pick(None, "FIRMGATE_MFA_ISSUER", file.mfa_issuer.as_ref()))?,
+            metrics_token: metrics_token(pick(
+                None,
+                "FIRMGATE_METRICS_TOKEN",
+                file.metrics_token.as_ref(),
+            ))?,
             upstreams: upstreams(env, &file)?,
         })
     }
@@ -365,6 +390,7 @@ impl Settings {
             reset_link_ttl: Duration::from_secs(30 * 60),
             invitation_ttl: Duration::from_secs(7 * 86400),
             mfa_issuer: DEFAULT_MFA_ISSUER.to_owned(),
+            metrics_token: None,
             upstreams: Vec::new(),
         }
     }
@@ -532,6 +558,23 @@ mod tests {
         assert_eq!(s.listen.port(), 9100);
         assert_eq!(s.access_token_ttl, Duration::from_secs(1800));
         assert!(s.cookies_secure());
+    }
+
+    #[test]
+    fn a_metrics_token_must_be_long_and_unspaced() {
+        let with = |v: &str| {
+            Settings::from_sources(
+                &FlagSettings::default(),
+                &env(&[("FIRMGATE_METRICS_TOKEN", v)]),
+            )
+        };
+        assert!(with("short").is_err());
+        assert!(with(&format!("{} x", "a".repeat(40))).is_err());
+        let token = "f".repeat(32);
+        let s = with(&token).unwrap();
+        assert_eq!(s.metrics_token.map(|t| t.expose().to_owned()), Some(token));
+        let none = Settings::from_sources(&FlagSettings::default(), &env(&[])).unwrap();
+        assert!(none.metrics_token.is_none());
     }
 
     #[test]

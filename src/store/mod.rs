@@ -124,6 +124,15 @@ impl Store {
     }
 
     /// True when the database answers a trivial query (readiness).
+    /// The connection pool now, for `/metrics`.
+    pub fn pool_stats(&self) -> crate::observe::metrics::PoolStats {
+        crate::observe::metrics::PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }

@@ -22,6 +22,7 @@ mod interop;
 mod logout;
 mod mfa;
 mod nodes;
+mod observe;
 mod pages;
 mod policy;
 mod profile;

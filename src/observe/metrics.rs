@@ -1,0 +1,132 @@
+//! The Prometheus instruments, in one process-wide registry (as Prometheus clients are): HTTP
+//! requests and their latency by route, every audited event by kind and outcome (sign-ins,
+//! MFA, throttles, SSO, ...), back-channel and outbox delivery, the database pool, and the
+//! process itself (CPU, memory, open files).
+//!
+//! Labels come only from bounded sets (route templates, standard methods, status codes, audit
+//! kinds), never from anything a client sends, so no request can grow the registry.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    audit_events: IntCounterVec,
+    pool_size: IntGauge,
+    pool_idle: IntGauge,
+    pool_max: IntGauge,
+}
+
+/// Request latency buckets in seconds: sub-millisecond for discovery and JWKS up to the 30 s
+/// request time limit.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("metrics: {0}")]
+pub struct MetricsError(#[from] prometheus::Error);
+
+impl Metrics {
+    fn new() -> Result<Metrics, MetricsError> {
+        let registry = Registry::new_custom(Some("firmgate".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered"),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from request to response headers",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        let audit_events = IntCounterVec::new(
+            Opts::new(
+                "audit_events_total",
+                "Audited events: kind=\"sign_in\" outcome=\"success|failure|throttled\", \
+                 kind=\"mfa\", kind=\"sso_sign_in\", ...",
+            ),
+            &["kind", "outcome"],
+        )?;
+        let pool_size = IntGauge::new("db_pool_connections", "Open database connections")?;
+        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")?;
+        let pool_max = IntGauge::new("db_pool_max_connections", "Database pool size limit")?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(audit_events.clone()))?;
+        registry.register(Box::new(pool_size.clone()))?;
+        registry.register(Box::new(pool_idle.clone()))?;
+        registry.register(Box::new(pool_max.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            audit_events,
+            pool_size,
+            pool_idle,
+            pool_max,
+        })
+    }
+}
+
+/// `None` only if the instruments could not be registered (a programming error, logged once);
+/// firmgate then serves without metrics rather than not at all.
+static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match Metrics::new() {
+    Ok(m) => Some(m),
+    Err(e) => {
+        tracing::error!(error = %e, "metrics are disabled");
+        None
+    }
+});
+
+/// Counts one answered request.
+pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
+    if let Some(m) = METRICS.as_ref() {
+        let code = status.to_string();
+        m.requests.with_label_values(&[route, method, &code]).inc();
+        m.latency.with_label_values(&[route]).observe(seconds);
+    }
+}
+
+/// Counts one audited event.
+pub fn audit_event(kind: &str, outcome: &str) {
+    if let Some(m) = METRICS.as_ref() {
+        m.audit_events.with_label_values(&[kind, outcome]).inc();
+    }
+}
+
+/// The database pool as seen at scrape time.
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+/// The text exposition format (version 0.0.4).
+pub fn render(pool: &PoolStats) -> Result<(String, String), MetricsError> {
+    let Some(m) = METRICS.as_ref() else {
+        return Ok((String::new(), TextEncoder::new().format_type().to_owned()));
+    };
+    m.pool_size.set(i64::from(pool.size));
+    m.pool_idle
+        .set(i64::try_from(pool.idle).unwrap_or(i64::MAX));
+    m.pool_max.set(i64::from(pool.max));
+    let encoder = TextEncoder::new();
+    let mut out = Vec::new();
+    encoder.encode(&m.registry.gather(), &mut out)?;
+    Ok((
+        String::from_utf8_lossy(&out).into_owned(),
+        encoder.format_type().to_owned(),
+    ))
+}

@@ -1,0 +1,115 @@
+//! Every request gets an id: the caller's `X-Request-Id` when it is a short plain token (a load
+//! balancer's), otherwise one made here. The id is echoed in the response, and every log line
+//! written while the request is served carries it in the `request` span. The span holds the
+//! route template, never the path or query: those carry codes, tokens and e-mail addresses.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// This process's prefix: request ids stay unique across nodes and restarts without a random
+/// draw per request.
+static PREFIX: LazyLock<String> = LazyLock::new(|| {
+    crate::crypto::bearer::random_id()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect()
+});
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+fn new_id() -> String {
+    format!("{}-{}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// 1 to 64 of `[A-Za-z0-9._-]`: safe to log and to echo.
+fn acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    }
+}
+
+pub async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map_or_else(new_id, str::to_owned);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let method = method_label(request.method());
+    let span = tracing::info_span!("request", id = %id, method, route = %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    let seconds = started.elapsed().as_secs_f64();
+    super::metrics::request(&route, method, status.as_u16(), seconds);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(
+                status = status.as_u16(),
+                ms = seconds * 1000.0,
+                "request failed"
+            );
+        } else {
+            tracing::debug!(
+                status = status.as_u16(),
+                ms = seconds * 1000.0,
+                "request served"
+            );
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_short_ids_are_taken_from_the_caller() {
+        assert!(acceptable("lb-4f2a.77_x"));
+        assert!(!acceptable(""));
+        assert!(!acceptable(&"a".repeat(65)));
+        assert!(!acceptable("a b"));
+        assert!(!acceptable("a\nlevel=error"));
+        assert!(!acceptable("ünï"));
+    }
+
+    #[test]
+    fn made_ids_are_unique_and_acceptable() {
+        let a = new_id();
+        let b = new_id();
+        assert_ne!(a, b);
+        assert!(acceptable(&a), "{a}");
+    }
+}
