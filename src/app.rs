@@ -122,59 +122,100 @@ async fn not_found() -> impl IntoResponse {
     crate::error::PageError::not_found()
 }
 
-/// Binds `listener` and serves until the process is stopped; SIGTERM/Ctrl-C finish requests
-/// in flight first.
+/// Serves on `listener` until SIGTERM or Ctrl-C, then shuts down in order: stop accepting,
+/// finish requests in flight (see `web::server`), let the background workers finish their
+/// current pass (the outbox makes one last delivery pass, so that mail queued by the last
+/// requests goes out and every message's state is recorded), and return.
 pub async fn serve(state: AppState, listener: TcpListener) -> std::io::Result<()> {
-    let reloader = state.clone();
-    tokio::spawn(async move {
-        // Keys rotated by another process or node are picked up within this period.
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
-        loop {
-            tick.tick().await;
-            let now = reloader.clock.now();
-            if let Err(e) = reloader
-                .keys
-                .reload(&reloader.store, &reloader.settings.master_key, now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not reload signing keys");
-            }
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// How long the background workers get to finish after the last request.
+const WORKER_DRAIN: Duration = Duration::from_secs(10);
+
+pub async fn serve_until(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = [
+        tokio::spawn(reload_keys(state.clone(), stopped.clone())),
+        tokio::spawn(deliver_mail(state.clone(), stopped.clone())),
+        tokio::spawn(deliver_logouts(state.clone(), stopped)),
+    ];
+    let served = crate::web::server::serve_connections(listener, router(state), shutdown).await;
+    let _ = stop.send(true);
+    let deadline = tokio::time::Instant::now() + WORKER_DRAIN;
+    for worker in workers {
+        if tokio::time::timeout_at(deadline, worker).await.is_err() {
+            tracing::warn!("a background worker did not finish in time");
         }
-    });
-    let sender = state.clone();
-    tokio::spawn(async move {
-        // Delivers the outbox: at once when woken, and every few seconds for retries.
-        loop {
-            let now = sender.clock.now();
-            if let Err(e) = sender.mailer.send_due(&sender.store, now).await {
-                tracing::warn!(error = %e, "outbox delivery pass failed");
-            }
-            tokio::select! {
-                _ = sender.mailer.woken() => {},
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {},
-            }
+    }
+    tracing::info!("stopped");
+    served
+}
+
+/// Waits `period`, a wake-up, or the stop signal; false once stopping.
+async fn pause(
+    period: Duration,
+    wake: impl std::future::Future<Output = ()>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    if *stopped.borrow() {
+        return false;
+    }
+    tokio::select! {
+        () = wake => true,
+        () = tokio::time::sleep(period) => true,
+        _ = stopped.changed() => false,
+    }
+}
+
+/// Keys rotated by another process or node are picked up within this period.
+pub const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(10);
+
+async fn reload_keys(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    while pause(KEY_RELOAD_PERIOD, std::future::pending(), &mut stopped).await {
+        let now = state.clock.now();
+        if let Err(e) = state
+            .keys
+            .reload(&state.store, &state.settings.master_key, now)
+            .await
+        {
+            tracing::warn!(error = %e, "could not reload signing keys");
         }
-    });
-    let notifier = state.clone();
-    tokio::spawn(async move {
-        // Back-channel logout tokens: at once when a sign-out wakes it, and every two seconds
-        // for sessions ended elsewhere and for retries.
-        loop {
-            if let Err(e) = crate::oidc::backchannel::deliver_due(&notifier).await {
-                tracing::warn!(error = %e, "back-channel logout pass failed");
-            }
-            tokio::select! {
-                _ = notifier.backchannel.notified() => {},
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {},
-            }
+    }
+}
+
+/// The outbox: at once when woken, every few seconds for retries, and once more when stopping.
+async fn deliver_mail(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let now = state.clock.now();
+        if let Err(e) = state.mailer.send_due(&state.store, now).await {
+            tracing::warn!(error = %e, "outbox delivery pass failed");
         }
-    });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+        if !pause(Duration::from_secs(5), state.mailer.woken(), &mut stopped).await {
+            break;
+        }
+    }
+    if let Err(e) = state.mailer.send_due(&state.store, state.clock.now()).await {
+        tracing::warn!(error = %e, "last outbox delivery pass failed");
+    }
+}
+
+/// Back-channel logout tokens: at once when a sign-out wakes it, and every two seconds for
+/// sessions ended elsewhere and for retries.
+async fn deliver_logouts(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = crate::oidc::backchannel::deliver_due(&state).await {
+            tracing::warn!(error = %e, "back-channel logout pass failed");
+        }
+        let wake = state.backchannel.notified();
+        if !pause(Duration::from_secs(2), wake, &mut stopped).await {
+            break;
+        }
+    }
 }
 
 async fn shutdown_signal() {

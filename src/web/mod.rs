@@ -1,5 +1,6 @@
 //! HTTP plumbing with no business rules: parameter parsing, cookies, the browser binding and
-//! CSRF, the client address, security headers, rendering, static assets.
+//! CSRF, the client address, security headers, rendering, static assets, and the connection
+//! loop with its limits.
 
 pub mod browser;
 pub mod client_ip;
@@ -7,4 +8,5 @@ pub mod cookies;
 pub mod headers;
 pub mod params;
 pub mod render;
+pub mod server;
 pub mod statics;

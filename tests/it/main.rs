@@ -19,6 +19,8 @@ mod cli;
 mod codes;
 mod federation;
 mod interop;
+mod lifecycle;
+mod limits;
 mod logout;
 mod mfa;
 mod nodes;
