@@ -45,15 +45,32 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
                 StoreError::Corrupt(e.to_string())
             }
             _ => StoreError::Database(e.to_string()),
         }
     }
+}
+
+/// Database errors that mean "not now" rather than "wrong": PostgreSQL's connection
+/// exceptions (class 08), shutdown and crash (57, e.g. 57P01 when the server stops), and
+/// resource exhaustion (53, e.g. too many connections); SQLite's busy and locked (primary codes
+/// 5 and 6, also in extended codes) once its busy timeout has run out.
+fn unavailable_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return ["08", "53", "57"]
+            .iter()
+            .any(|class| code.starts_with(class));
+    }
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -77,7 +94,14 @@ impl Store {
     pub async fn connect(url: &str) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        // How long a request waits for a connection before it is answered 503. PostgreSQL
+        // fails fast (a server that is down is retried for 2 s, not longer); SQLite, which is
+        // never "down", allows for write bursts queueing on its single writer.
+        let acquire = match backend {
+            Backend::Sqlite => Duration::from_secs(5),
+            Backend::Postgres => Duration::from_secs(2),
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(acquire);
         match backend {
             Backend::Sqlite => {
                 if let Some(dir) = sqlite_path(url)
@@ -178,6 +202,18 @@ mod tests {
             sqlite_path("sqlite://data/firmgate.db?mode=rwc").as_deref(),
             Some("data/firmgate.db")
         );
+    }
+
+    #[test]
+    fn outage_codes_are_unavailable_and_rule_breaks_are_not() {
+        for code in [
+            "08006", "08001", "57P01", "57P03", "53300", "5", "6", "517", "262",
+        ] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "23503", "42P01", "40001", "19", "2067", "1"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
     }
 
     #[test]

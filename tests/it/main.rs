@@ -25,6 +25,7 @@ mod logout;
 mod mfa;
 mod nodes;
 mod observe;
+mod outage;
 mod pages;
 mod policy;
 mod profile;

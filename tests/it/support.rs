@@ -44,9 +44,9 @@ pub struct Fixture {
     pub client_secret: String,
 }
 
-async fn database_url(dir: &tempfile::TempDir) -> String {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(server) if !server.is_empty() => {
+async fn database_url(dir: &tempfile::TempDir, server: Option<String>) -> String {
+    match server {
+        Some(server) if !server.is_empty() => {
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
             let name = format!(
                 "fgtest_{}_{}_{n}",
@@ -83,14 +83,25 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::start_on(std::env::var("TEST_DATABASE_URL").ok(), adjust).await
+    }
+
+    /// A server on a fresh database of the PostgreSQL server `postgres` (None: SQLite).
+    pub async fn start_on(
+        postgres: Option<String>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let issuer = Url::parse(&format!("http://127.0.0.1:{port}")).expect("issuer");
-        let mut settings =
-            Settings::for_tests(issuer, database_url(&dir).await, MasterKey::generate());
+        let mut settings = Settings::for_tests(
+            issuer,
+            database_url(&dir, postgres).await,
+            MasterKey::generate(),
+        );
         // Cheap hashing keeps the suite fast; the OWASP parameters have their own test.
         settings.password_cost = HashCost {
             memory_kib: 1024,

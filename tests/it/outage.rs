@@ -1,0 +1,307 @@
+//! PostgreSQL stopped for ten seconds under load, then started again. firmgate must answer
+//! quickly with 503 (`temporarily_unavailable` at OAuth endpoints, RFC 6749 §5.2 / §4.1.2.1; a
+//! page that says so in the browser), say "not ready" at /readyz, write nothing by halves, and
+//! recover without a restart: every refresh token a relying party holds still works.
+//!
+//! It needs a PostgreSQL cluster of its own to stop: `.ci/start-outage-postgres` makes one and
+//! CI sets FG_OUTAGE_DATABASE_URL and FG_OUTAGE_CLUSTER ("15 outage"). Without them the test
+//! says so and does nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use firmgate::admin::clients::ClientSpec;
+use reqwest::StatusCode;
+
+use crate::support::*;
+
+#[derive(Debug, Clone)]
+struct Answer {
+    what: &'static str,
+    started: Instant,
+    took: Duration,
+    status: StatusCode,
+    detail: String,
+}
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<Answer>>>);
+
+impl Log {
+    fn add(&self, what: &'static str, started: Instant, status: StatusCode, detail: String) {
+        self.0.lock().unwrap().push(Answer {
+            what,
+            started,
+            took: started.elapsed(),
+            status,
+            detail,
+        });
+    }
+}
+
+fn cluster(action: &str, cluster: &str) {
+    let mut args: Vec<&str> = cluster.split_whitespace().collect();
+    args.push(action);
+    if action == "stop" {
+        args.extend(["-m", "fast"]);
+    }
+    let ok = std::process::Command::new("pg_ctlcluster")
+        .args(&args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "pg_ctlcluster {args:?}");
+}
+
+/// One sign-in through the pages and a redemption; stops at the first 503 (or other surprise).
+async fn journey(server: &TestServer, fx: &Fixture, log: &Log) {
+    let browser = Browser::new(server);
+    let req = AuthRequest::new(&fx.client_id);
+    let started = Instant::now();
+    let mut res = browser.follow(browser.authorize(&req).await).await;
+    for _ in 0..4 {
+        let status = res.status();
+        let loc = location(&res);
+        if status == StatusCode::SEE_OTHER && loc.starts_with(REDIRECT) {
+            let code = query_param(&loc, "code").unwrap_or_default();
+            let t = Instant::now();
+            let (status, _, body) = redeem(server, fx, &code, &req.verifier).await;
+            log.add("redeem", t, status, body.to_string());
+            log.add("journey", started, StatusCode::OK, String::new());
+            return;
+        }
+        let url = res.url().to_string();
+        let html = res.text().await.unwrap_or_default();
+        if status != StatusCode::OK {
+            log.add("journey", started, status, text_of(&html, "h1"));
+            return;
+        }
+        res = if url.contains("/signin/login") {
+            browser
+                .follow(browser.submit_login(&html, &fx.email, PASSWORD).await)
+                .await
+        } else if url.contains("/signin/consent") {
+            browser
+                .follow(browser.submit_consent(&html, "allow").await)
+                .await
+        } else {
+            log.add("journey", started, status, format!("unexpected page {url}"));
+            return;
+        };
+    }
+    log.add(
+        "journey",
+        started,
+        StatusCode::LOOP_DETECTED,
+        "no end".into(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_seconds_without_postgresql_fail_fast_lose_nothing_and_recover() {
+    let (Ok(url), Ok(name)) = (
+        std::env::var("FG_OUTAGE_DATABASE_URL"),
+        std::env::var("FG_OUTAGE_CLUSTER"),
+    ) else {
+        eprintln!("FG_OUTAGE_DATABASE_URL / FG_OUTAGE_CLUSTER unset: the outage test did not run");
+        return;
+    };
+    let server = TestServer::start_on(Some(url), |_| {}).await;
+    let fx = server
+        .fixture_with(ClientSpec {
+            grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            ..server.spec()
+        })
+        .await;
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..3 {
+        let t = signed_in_tokens(
+            &server,
+            &fx,
+            &Browser::new(&server),
+            &AuthRequest::new(&fx.client_id),
+        )
+        .await;
+        refresh_tokens.push(t["refresh_token"].as_str().unwrap().to_owned());
+    }
+    let server = Arc::new(server);
+    let fx = Arc::new(fx);
+    let log = Log::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let mut workers = Vec::new();
+    // Relying parties refreshing in a loop, keeping the token they hold until a new one comes.
+    for rt in refresh_tokens {
+        let (server, fx, log, running) = (server.clone(), fx.clone(), log.clone(), running.clone());
+        workers.push(tokio::spawn(async move {
+            let mut held = rt;
+            while running.load(Ordering::SeqCst) {
+                let t = Instant::now();
+                let (status, body) = refresh(&server, &fx, &held).await;
+                if status == StatusCode::OK {
+                    held = body["refresh_token"].as_str().unwrap().to_owned();
+                }
+                log.add("refresh", t, status, body.to_string());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            held
+        }));
+    }
+    for what in ["client_credentials", "journey"] {
+        let (server, fx, log, running) = (server.clone(), fx.clone(), log.clone(), running.clone());
+        workers.push(tokio::spawn(async move {
+            while running.load(Ordering::SeqCst) {
+                if what == "journey" {
+                    journey(&server, &fx, &log).await;
+                } else {
+                    let t = Instant::now();
+                    let (status, body) =
+                        token_request(&server, &fx, &[("grant_type", "client_credentials")]).await;
+                    log.add("client_credentials", t, status, body.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            String::new()
+        }));
+    }
+    let ready = |server: Arc<TestServer>| async move {
+        let t = Instant::now();
+        let res = server
+            .backchannel()
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap();
+        (t, res.status(), res.text().await.unwrap())
+    };
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster("stop", &name);
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, status, body) = ready(server.clone()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database unreachable"
+        )
+    );
+    let discovery = server
+        .backchannel()
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery.status(),
+        StatusCode::OK,
+        "discovery needs no database"
+    );
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let up_begins = Instant::now();
+    cluster("start", &name);
+    let recovered = loop {
+        let (t, status, _) = ready(server.clone()).await;
+        if status == StatusCode::OK {
+            break t;
+        }
+        assert!(
+            up_begins.elapsed() < Duration::from_secs(30),
+            "not ready 30 s after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    running.store(false, Ordering::SeqCst);
+    let mut held = Vec::new();
+    for w in workers {
+        held.push(w.await.unwrap());
+    }
+    let answers = log.0.lock().unwrap().clone();
+    eprintln!(
+        "{} answers; ready again {:?} after PostgreSQL was started",
+        answers.len(),
+        recovered - up_begins
+    );
+
+    // Never anything but success or 503, whatever the moment.
+    let odd: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status != StatusCode::OK && a.status != StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(odd.is_empty(), "{odd:#?}");
+    for a in answers
+        .iter()
+        .filter(|a| a.status == StatusCode::SERVICE_UNAVAILABLE && a.what != "journey")
+    {
+        assert!(a.detail.contains("temporarily_unavailable"), "{a:?}");
+    }
+    for a in answers
+        .iter()
+        .filter(|a| a.status == StatusCode::SERVICE_UNAVAILABLE && a.what == "journey")
+    {
+        assert_eq!(a.detail, "Temporarily unavailable", "{a:?}");
+    }
+    // While it was down: refused, and fast (the pool gives up after 2 s).
+    let during: Vec<_> = answers
+        .iter()
+        .filter(|a| a.started > down && a.started + a.took < up_begins && a.what != "journey")
+        .collect();
+    assert!(during.len() >= 6, "{during:?}");
+    assert!(during
+        .iter()
+        .all(|a| a.status == StatusCode::SERVICE_UNAVAILABLE));
+    let slowest = during.iter().map(|a| a.took).max().unwrap();
+    eprintln!(
+        "while down: {} refusals (503), the slowest after {slowest:?}",
+        during.len()
+    );
+    assert!(
+        slowest < Duration::from_secs(3),
+        "a refusal took {slowest:?}"
+    );
+    // Once ready again, everything works, and every relying party's refresh token with it.
+    let after: Vec<_> = answers
+        .iter()
+        .filter(|a| a.started > recovered + Duration::from_millis(500))
+        .collect();
+    assert!(after.iter().any(|a| a.what == "journey"));
+    assert!(
+        after.iter().all(|a| a.status == StatusCode::OK),
+        "{after:#?}"
+    );
+    for rt in held.iter().filter(|h| !h.is_empty()) {
+        assert_eq!(refresh(&server, &fx, rt).await.0, StatusCode::OK);
+    }
+
+    // Nothing half-written: every redeemed code has its grant, every grant its refresh token,
+    // and no family has two usable refresh tokens.
+    let pool = sqlx::AnyPool::connect(&server.state.settings.database_url)
+        .await
+        .unwrap();
+    for (what, sql) in [
+        (
+            "redeemed codes without a grant",
+            "SELECT COUNT(*) FROM authorization_codes c WHERE c.redeemed_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id)",
+        ),
+        (
+            "grants without a refresh token",
+            "SELECT COUNT(*) FROM grants g \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)",
+        ),
+        (
+            "families with two usable refresh tokens",
+            "SELECT COUNT(*) FROM (SELECT grant_id FROM refresh_tokens WHERE used_at IS NULL \
+             GROUP BY grant_id HAVING COUNT(*) > 1) AS doubled",
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0, "{what}");
+    }
+}
