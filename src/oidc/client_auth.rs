@@ -31,19 +31,24 @@ fn form_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An `Authorization` header that is not `Basic base64(id:secret)`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the Authorization header is not valid Basic credentials")]
+pub struct MalformedBasic;
+
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
-fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
+pub fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedBasic> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| ())?;
-    let (scheme, rest) = value.split_once(' ').ok_or(())?;
+    let value = value.to_str().map_err(|_| MalformedBasic)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(MalformedBasic)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(());
+        return Err(MalformedBasic);
     }
-    let decoded = STANDARD.decode(rest.trim()).map_err(|_| ())?;
-    let text = String::from_utf8(decoded).map_err(|_| ())?;
-    let (id, secret) = text.split_once(':').ok_or(())?;
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| MalformedBasic)?;
+    let text = String::from_utf8(decoded).map_err(|_| MalformedBasic)?;
+    let (id, secret) = text.split_once(':').ok_or(MalformedBasic)?;
     Ok(Some((form_decode(id), form_decode(secret))))
 }
 
