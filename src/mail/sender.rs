@@ -52,8 +52,11 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
-/// Lease on a message while one sender works on it.
-const LEASE_SECS: i64 = 120;
+/// Lease on a message while one sender works on it: longer than one delivery can take
+/// ([`SMTP_TIMEOUT`]), short enough that mail claimed by a node that crashed goes out soon after.
+const LEASE_SECS: i64 = 60;
+/// Bound on each SMTP command, so a stuck server cannot outlast the lease.
+const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Mailer {
     pub fn new(
@@ -68,6 +71,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| MailError::Settings(format!("smtp_url: {e}")))?
+                    .timeout(Some(SMTP_TIMEOUT))
                     .build(),
             ),
             None => Transport::Files(outbox_dir),

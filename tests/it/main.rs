@@ -17,6 +17,7 @@ mod backchannel;
 mod branding;
 mod cli;
 mod codes;
+mod crash;
 mod federation;
 mod interop;
 mod lifecycle;

@@ -279,29 +279,5 @@ async fn ten_seconds_without_postgresql_fail_fast_lose_nothing_and_recover() {
         assert_eq!(refresh(&server, &fx, rt).await.0, StatusCode::OK);
     }
 
-    // Nothing half-written: every redeemed code has its grant, every grant its refresh token,
-    // and no family has two usable refresh tokens.
-    let pool = sqlx::AnyPool::connect(&server.state.settings.database_url)
-        .await
-        .unwrap();
-    for (what, sql) in [
-        (
-            "redeemed codes without a grant",
-            "SELECT COUNT(*) FROM authorization_codes c WHERE c.redeemed_at IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id)",
-        ),
-        (
-            "grants without a refresh token",
-            "SELECT COUNT(*) FROM grants g \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)",
-        ),
-        (
-            "families with two usable refresh tokens",
-            "SELECT COUNT(*) FROM (SELECT grant_id FROM refresh_tokens WHERE used_at IS NULL \
-             GROUP BY grant_id HAVING COUNT(*) > 1) AS doubled",
-        ),
-    ] {
-        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-        assert_eq!(n, 0, "{what}");
-    }
+    assert_nothing_half_written(&server.state.settings.database_url).await;
 }

@@ -86,10 +86,24 @@ impl TestServer {
         Self::start_on(std::env::var("TEST_DATABASE_URL").ok(), adjust).await
     }
 
+    /// The state of a server (fresh database, settings, keys) that is not served here: for
+    /// seeding a database that the real binary then serves. `base` is left empty.
+    pub async fn unserved(adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::prepare(std::env::var("TEST_DATABASE_URL").ok(), adjust, false).await
+    }
+
     /// A server on a fresh database of the PostgreSQL server `postgres` (None: SQLite).
     pub async fn start_on(
         postgres: Option<String>,
         adjust: impl FnOnce(&mut Settings),
+    ) -> TestServer {
+        Self::prepare(postgres, adjust, true).await
+    }
+
+    async fn prepare(
+        postgres: Option<String>,
+        adjust: impl FnOnce(&mut Settings),
+        serve: bool,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -113,6 +127,14 @@ impl TestServer {
         let state = AppState::start(settings, clock.clone())
             .await
             .expect("start");
+        if !serve {
+            return TestServer {
+                base: String::new(),
+                state,
+                clock,
+                _dir: dir,
+            };
+        }
         let served = state.clone();
         tokio::spawn(async move {
             let _ = app::serve(served, listener).await;
@@ -244,6 +266,41 @@ impl TestServer {
     pub async fn audit_kinds(&self) -> Vec<(String, String, Option<String>)> {
         self.state.store.audit_kinds(500).await.expect("audit")
     }
+}
+
+/// The database is whole: SQLite's own integrity check passes, every redeemed code has its
+/// grant, every grant its refresh token, and no refresh family has two usable tokens.
+pub async fn assert_nothing_half_written(database_url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
+    if database_url.starts_with("sqlite:") {
+        let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(verdict, "ok", "SQLite integrity check");
+    }
+    for (what, sql) in [
+        (
+            "redeemed codes without a grant",
+            "SELECT COUNT(*) FROM authorization_codes c WHERE c.redeemed_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = c.grant_id)",
+        ),
+        (
+            "grants without a refresh token",
+            "SELECT COUNT(*) FROM grants g \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)",
+        ),
+        (
+            "families with two usable refresh tokens",
+            "SELECT COUNT(*) FROM (SELECT grant_id FROM refresh_tokens WHERE used_at IS NULL \
+             GROUP BY grant_id HAVING COUNT(*) > 1) AS doubled",
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0, "{what}");
+    }
+    pool.close().await;
 }
 
 /// A person's browser: a cookie jar, no automatic redirects.
@@ -610,6 +667,8 @@ impl mailin_embedded::Handler for Collect {
 /// One received message, parsed.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The Message-ID without angle brackets: `{outbox id}@{domain}`.
+    pub message_id: String,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -649,6 +708,7 @@ impl SmtpSink {
                     .parse(raw.as_slice())
                     .expect("a parsable message");
                 Received {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
                     to: m
                         .to()
                         .and_then(|a| a.first())
