@@ -1,8 +1,15 @@
 //! Password hashing with argon2id (OWASP minimum m=19 MiB, t=2, p=1), run off the async runtime
 //! with a bounded number of hashes at once so a burst of sign-ins cannot stall other endpoints.
-//! Unknown accounts are verified against a dummy hash so both paths cost the same.
+//!
+//! An unknown account takes as long as a known one, without the CPU: instead of hashing against
+//! a dummy, it waits for a duration drawn from the last real verifications (queueing included),
+//! so both answers come from the same distribution of times. A credential-stuffing run of
+//! mostly unknown addresses then costs almost nothing, and people who really have an account
+//! keep the hashing capacity (their own attempts are bounded by the per-account throttle).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -55,8 +62,11 @@ impl HashCost {
 pub struct PasswordHasherPool {
     cost: HashCost,
     permits: Arc<Semaphore>,
-    dummy_hash: Arc<String>,
+    recent: Arc<Mutex<VecDeque<Duration>>>,
 }
+
+/// How many recent verification times an unknown account's wait is drawn from.
+const RECENT_TIMES: usize = 64;
 
 impl std::fmt::Debug for PasswordHasherPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,11 +88,14 @@ pub enum Verified {
 
 impl PasswordHasherPool {
     pub fn new(cost: HashCost, max_concurrent: usize) -> Result<Self, PasswordHashError> {
-        let dummy = hash_blocking(cost, "firmgate dummy password for unknown accounts")?;
+        // One hash at start gives the first time to draw from (a verification costs the same).
+        let started = Instant::now();
+        hash_blocking(cost, "firmgate: how long one hash takes here")?;
+        let first = started.elapsed();
         Ok(PasswordHasherPool {
             cost,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: Arc::new(dummy),
+            recent: Arc::new(Mutex::new(VecDeque::from([first]))),
         })
     }
 
@@ -99,12 +112,52 @@ impl PasswordHasherPool {
             .map_err(|_| PasswordHashError::Worker)?
     }
 
-    /// Verifies `password` against `stored`, or against a dummy hash when there is no account,
-    /// so that "unknown e-mail" and "wrong password" take the same time.
+    /// Verifies `password` against `stored`; with no stored hash (no account, or an account
+    /// without a password) it answers `No` after as long as a real verification takes.
     pub async fn verify(
         &self,
         password: &Password,
         stored: Option<&str>,
+    ) -> Result<Verified, PasswordHashError> {
+        let started = Instant::now();
+        let Some(hash) = stored.map(str::to_owned) else {
+            tokio::time::sleep(self.typical_time()).await;
+            return Ok(Verified::No);
+        };
+        let outcome = self.verify_hash(password, hash).await;
+        self.remember(started.elapsed());
+        outcome
+    }
+
+    /// A time drawn at random from the recent real verifications.
+    fn typical_time(&self) -> Duration {
+        use rand::Rng;
+        let recent = match self.recent.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let pick = rand::thread_rng().gen_range(0..recent.len().max(1));
+        recent
+            .get(pick)
+            .copied()
+            .unwrap_or(Duration::from_millis(25))
+    }
+
+    fn remember(&self, took: Duration) {
+        let mut recent = match self.recent.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if recent.len() == RECENT_TIMES {
+            recent.pop_front();
+        }
+        recent.push_back(took);
+    }
+
+    async fn verify_hash(
+        &self,
+        password: &Password,
+        hash: String,
     ) -> Result<Verified, PasswordHashError> {
         let _permit = self
             .permits
@@ -113,13 +166,8 @@ impl PasswordHasherPool {
             .map_err(|_| PasswordHashError::Worker)?;
         let cost = self.cost;
         let text = normal_form(password.expose());
-        let real = stored.is_some();
-        let hash = stored
-            .map(str::to_owned)
-            .unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         tokio::task::spawn_blocking(move || {
-            let ok = verify_blocking(&hash, &text);
-            if !(ok && real) {
+            if !verify_blocking(&hash, &text) {
                 return Ok(Verified::No);
             }
             let rehash = if hash_is_weaker(&hash, cost) {
@@ -227,6 +275,26 @@ mod tests {
             .await
             .unwrap(),
             Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_waits_as_long_as_recent_real_checks_without_hashing() {
+        let pool = PasswordHasherPool::new(CHEAP, 1).unwrap();
+        for _ in 0..RECENT_TIMES {
+            pool.remember(Duration::from_millis(80));
+        }
+        // The only hashing permit is taken: a real check would wait, the unknown one does not.
+        let _busy = pool.permits.clone().acquire_owned().await.unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            pool.verify(&Password::new("anything"), None).await.unwrap(),
+            Verified::No
+        );
+        let took = started.elapsed();
+        assert!(
+            (Duration::from_millis(80)..Duration::from_millis(400)).contains(&took),
+            "{took:?}"
         );
     }
 

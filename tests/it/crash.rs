@@ -15,7 +15,6 @@
 //!
 //! Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,78 +25,8 @@ use rand::Rng;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
+use crate::process::{browser, code_from_journey, Node};
 use crate::support::*;
-
-const KILLS: usize = 5;
-const MAIL_RECIPIENTS: usize = 30;
-
-struct Node {
-    child: Option<Child>,
-    port: u16,
-    database_url: String,
-    master_key: String,
-    smtp_url: String,
-    log: std::path::PathBuf,
-}
-
-impl Node {
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_firmgate"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FIRMGATE_")) {
-            cmd.env_remove(k);
-        }
-        let dir = self.log.parent().unwrap();
-        self.child = Some(
-            cmd.current_dir(dir)
-                .env("FIRMGATE_DATABASE_URL", &self.database_url)
-                .env("FIRMGATE_MASTER_KEY", &self.master_key)
-                .env("FIRMGATE_ISSUER", format!("http://127.0.0.1:{}", self.port))
-                .env("FIRMGATE_LISTEN", format!("127.0.0.1:{}", self.port))
-                .env("FIRMGATE_SMTP_URL", &self.smtp_url)
-                .env("FIRMGATE_LOG", "debug,sqlx=warn,hyper=warn,lettre=warn")
-                .arg("serve")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    async fn ready(&self, http: &Client) {
-        let started = Instant::now();
-        loop {
-            let url = format!("http://127.0.0.1:{}/readyz", self.port);
-            if let Ok(res) = http.get(url).send().await {
-                if res.status() == StatusCode::OK {
-                    return;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "not ready in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// What the load saw: every refresh token handed out, every code and its winning redemptions.
 #[derive(Default)]
@@ -111,64 +40,8 @@ struct Seen {
 
 type Shared = Arc<Mutex<Seen>>;
 
-fn browser(base: &str) -> Browser {
-    Browser {
-        http: Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        base: base.to_owned(),
-    }
-}
-
-/// A sign-in through the pages; None when the server went away on the way.
-async fn code_from_journey(b: &Browser, fx: &Fixture) -> Option<(String, String)> {
-    let req = AuthRequest::new(&fx.client_id);
-    let mut res = b
-        .http
-        .get(format!("{}/authorize?{}", b.base, req.query()))
-        .send()
-        .await
-        .ok()?;
-    for _ in 0..8 {
-        let loc = location(&res);
-        if res.status().is_redirection() {
-            if loc.starts_with(REDIRECT) {
-                return Some((query_param(&loc, "code")?, req.verifier));
-            }
-            res = b.http.get(format!("{}{loc}", b.base)).send().await.ok()?;
-            continue;
-        }
-        let status = res.status();
-        let path = res.url().path().to_owned();
-        let html = res.text().await.ok()?;
-        assert_eq!(status, StatusCode::OK, "{path}: {html}");
-        let form: Vec<(&str, String)> = if path.ends_with("/signin/login") {
-            vec![
-                ("email", fx.email.clone()),
-                ("password", PASSWORD.to_owned()),
-            ]
-        } else if path.ends_with("/signin/consent") {
-            vec![("decision", "allow".to_owned())]
-        } else {
-            panic!("unexpected page {path}: {html}");
-        };
-        let mut fields = vec![
-            ("csrf", hidden(&html, "csrf")?),
-            ("interaction", hidden(&html, "interaction")?),
-        ];
-        fields.extend(form);
-        res = b
-            .http
-            .post(format!("{}{path}", b.base))
-            .form(&fields)
-            .send()
-            .await
-            .ok()?;
-    }
-    panic!("the journey did not end");
-}
+const KILLS: usize = 5;
+const MAIL_RECIPIENTS: usize = 30;
 
 async fn token_call(
     base: &str,
@@ -221,7 +94,8 @@ async fn relying_party(
         }
         match held.clone() {
             None => {
-                let Some((code, verifier)) = code_from_journey(&browser(&base), &fx).await else {
+                let Some((code, verifier)) = code_from_journey(&browser(&base, None), &fx).await
+                else {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
@@ -279,7 +153,7 @@ async fn mail_requests(
         if !running.load(Ordering::SeqCst) {
             return None;
         }
-        let b = browser(&base);
+        let b = browser(&base, None);
         let Some(page) = b
             .http
             .get(format!("{base}/signin/forgot"))
@@ -332,24 +206,11 @@ async fn sigkill_under_load_loses_nothing() {
         seed.person(&fx.firm_id, &email).await;
         recipients.push(email);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut node = Node {
-        child: None,
-        port,
-        database_url: seed.state.settings.database_url.clone(),
-        master_key: seed.state.settings.master_key.to_hex(),
-        smtp_url: sink.url.clone(),
-        log: dir.path().join("firmgate.log"),
-    };
+    let mut node = Node::for_database(&seed, vec![("FIRMGATE_SMTP_URL", sink.url.clone())]);
     let http = Client::new();
     node.spawn();
     node.ready(&http).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let base = node.base();
 
     let seen: Shared = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
