@@ -14,7 +14,8 @@
 //!   - [`account`]: My Profile (`/account`, a built-in client of firmgate's own journey) with
 //!     two-step sign-in set-up and removal, and the live password strength estimate.
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
-//!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering).
+//!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering)
+//!     and the connection loop with its limits (`web::server`).
 //! - Domain
 //!   - [`account`] (its domain half): password rules with the firm lifecycle (expiry, reuse,
 //!     composition), changes, reset links, invitations; `account::mfa` (TOTP factors, recovery

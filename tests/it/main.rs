@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod logout;
 mod mfa;
+mod nginx;
 mod nodes;
 mod observe;
 mod outage;
