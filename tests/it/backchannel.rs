@@ -124,10 +124,21 @@ async fn sign_out_sends_a_logout_token_to_the_relying_party() {
         c["events"],
         serde_json::json!({ "http://schemas.openid.net/event/backchannel-logout": {} })
     );
-    let audit = server.audit_kinds().await;
-    assert!(audit
-        .iter()
-        .any(|(k, o, _)| k == "backchannel_logout" && o == "success"));
+    // The delivery is audited once the relying party has answered, which may be a moment
+    // after the token arrived here.
+    let mut audited = false;
+    for _ in 0..100 {
+        audited = server
+            .audit_kinds()
+            .await
+            .iter()
+            .any(|(k, o, _)| k == "backchannel_logout" && o == "success");
+        if audited {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(audited, "the delivery was not audited");
     // Nothing more is sent for the same session.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(receiver.tokens.lock().unwrap().len(), 1);

@@ -77,6 +77,15 @@ async fn database_url(dir: &tempfile::TempDir, server: Option<String>) -> String
     }
 }
 
+/// Serves `state` on `listener` for the rest of the test; returns the base URL.
+fn serve_in_background(state: &AppState, listener: tokio::net::TcpListener, port: u16) -> String {
+    let served = state.clone();
+    tokio::spawn(async move {
+        let _ = app::serve(served, listener).await;
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await
@@ -135,12 +144,8 @@ impl TestServer {
                 _dir: dir,
             };
         }
-        let served = state.clone();
-        tokio::spawn(async move {
-            let _ = app::serve(served, listener).await;
-        });
         TestServer {
-            base: format!("http://127.0.0.1:{port}"),
+            base: serve_in_background(&state, listener, port),
             state,
             clock,
             _dir: dir,
@@ -159,12 +164,8 @@ impl TestServer {
         let state = AppState::start(settings, self.clock.clone())
             .await
             .expect("start another node");
-        let served = state.clone();
-        tokio::spawn(async move {
-            let _ = app::serve(served, listener).await;
-        });
         TestServer {
-            base: format!("http://127.0.0.1:{port}"),
+            base: serve_in_background(&state, listener, port),
             state,
             clock: self.clock.clone(),
             _dir: tempfile::tempdir().expect("tempdir"),
@@ -428,6 +429,11 @@ pub fn header(jwt: &str) -> Value {
 impl Browser {
     /// A browser whose every request carries `headers` (an `X-Forwarded-For` from a proxy).
     pub fn with_headers(server: &TestServer, headers: reqwest::header::HeaderMap) -> Browser {
+        Browser::at(&server.base, headers)
+    }
+
+    /// A browser talking to `base` (any firmgate, in this process or not).
+    pub fn at(base: &str, headers: reqwest::header::HeaderMap) -> Browser {
         Browser {
             http: Client::builder()
                 .cookie_store(true)
@@ -435,7 +441,7 @@ impl Browser {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("browser"),
-            base: server.base.clone(),
+            base: base.to_owned(),
         }
     }
 

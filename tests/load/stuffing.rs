@@ -7,7 +7,7 @@
 //! SECURITY case 74]
 //!
 //! FG_STUFFING_ATTEMPTS sets the attack size (default 20,000); for a longer, faster run:
-//! `FG_STUFFING_ATTEMPTS=100000 cargo test --release --test it stuffing -- --nocapture`.
+//! `FG_STUFFING_ATTEMPTS=100000 cargo test --release --test load stuffing -- --nocapture`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,6 +104,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn credential_stuffing_is_throttled_while_real_people_sign_in() {
+    let _turn = crate::ONE_AT_A_TIME.lock().await;
     let seed = TestServer::unserved(|_| {}).await;
     let fx = seed.fixture().await;
     for i in 0..VICTIMS {

@@ -112,15 +112,7 @@ pub fn browser(base: &str, forwarded_for: Option<&str>) -> Browser {
     if let Some(ip) = forwarded_for {
         headers.insert("x-forwarded-for", ip.parse().unwrap());
     }
-    Browser {
-        http: Client::builder()
-            .cookie_store(true)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        base: base.to_owned(),
-    }
+    Browser::at(base, headers)
 }
 
 /// A sign-in through the pages; None when the server went away on the way.

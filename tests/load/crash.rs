@@ -197,6 +197,7 @@ async fn revoked_reason(pool: &sqlx::AnyPool, rt: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_under_load_loses_nothing() {
+    let _turn = crate::ONE_AT_A_TIME.lock().await;
     let sink = SmtpSink::start();
     let seed = TestServer::unserved(|_| {}).await;
     let fx = Arc::new(seed.fixture_with(ClientSpec { ..seed.spec() }).await);
