@@ -109,12 +109,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::web::headers::security_headers,
         ))
-        .layer(axum::middleware::from_fn(crate::observe::requests::observe))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Outermost, so that requests cut off by the time limit are counted and logged too.
+        .layer(axum::middleware::from_fn(crate::observe::requests::observe))
         .with_state(state)
 }
 

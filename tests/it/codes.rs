@@ -365,3 +365,37 @@ async fn token_endpoint_refuses_bad_requests_with_rfc6749_codes() {
         "oversized bodies are refused before any work"
     );
 }
+
+#[tokio::test]
+async fn a_code_follows_its_session_when_the_person_signs_in_again_but_dies_with_a_sign_out() {
+    // A code is redeemed only while its browser session is live (a sign-out revokes what the
+    // session issued, OIDC RP-Initiated Logout §2); signing in again hands the session on.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let browser = Browser::new(&server);
+    let first = AuthRequest::new(&fx.client_id);
+    let early = query_param(&browser.sign_in(&first, &fx.email).await, "code").unwrap();
+    let again = AuthRequest::new(&fx.client_id).with("prompt", "login");
+    let res = browser.follow(browser.authorize(&again).await).await;
+    let back = browser.complete(res, &fx.email).await;
+    let (status, _, tokens) = redeem(&server, &fx, &early, &first.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    let late = query_param(&back, "code").unwrap();
+    let res = browser
+        .get(&format!(
+            "/logout?id_token_hint={}",
+            tokens["id_token"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _, body) = redeem(&server, &fx, &late, &again.verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("session"));
+}
