@@ -22,8 +22,21 @@ use crate::store::{Store, StoreError};
 /// Largest request body accepted anywhere (forms and token requests are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What every handler shares, behind one `Arc`: a request clones the state (axum's `State`
+/// extractor, the middleware) several times, and one reference count is cheaper to touch on
+/// every core than one per part.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Services {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub clock: Clock,
@@ -75,7 +88,7 @@ impl AppState {
             settings.outbox_dir.clone(),
         )?;
         let upstreams = crate::federation::Upstreams::new(&settings.upstreams)?;
-        let state = AppState {
+        let state = AppState(Arc::new(Services {
             upstreams,
             backchannel: Arc::new(tokio::sync::Notify::new()),
             discovery: Arc::default(),
@@ -85,7 +98,7 @@ impl AppState {
             keys,
             passwords,
             mailer,
-        };
+        }));
         crate::account::console_signin::ensure_client(&state).await?;
         Ok(state)
     }

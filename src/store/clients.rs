@@ -1,5 +1,8 @@
 //! Registered relying parties.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use sqlx::{FromRow, Row};
 
 use super::{words, Store, StoreError, StoreResult};
@@ -125,14 +128,29 @@ impl Store {
         .bind(c.created_at)
         .execute(self.pool())
         .await?;
+        self.clients.forget(&c.id);
         Ok(())
     }
 
+    /// The client `id`, from this node's memory when read less than
+    /// [`CLIENT_CACHE_TTL`](super::client_cache::CLIENT_CACHE_TTL) ago.
     pub async fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
+        let now = Instant::now();
+        if let Some(record) = self.clients.fresh(id, now) {
+            return Ok(Some(ClientRecord::clone(&record)));
+        }
+        let Some(record) = self.read_client(id).await? else {
+            return Ok(None);
+        };
+        self.clients.remember(Arc::new(record.clone()), now);
+        Ok(Some(record))
+    }
+
+    async fn read_client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
         let row = sqlx::query_as::<_, ClientRow>(
             "SELECT id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
              grant_types, first_party, firm_id, signing_alg, access_token_ttl_secs, \
-                          refresh_token_ttl_secs, created_at, backchannel_logout_uri FROM clients WHERE id = $1",
+             refresh_token_ttl_secs, created_at, backchannel_logout_uri FROM clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -177,10 +195,12 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
+        self.clients.forget(client_id);
         Ok(n == 1)
     }
 
-    /// Replaces a firm's confidential client's secret hash (the old secret stops at once).
+    /// Replaces a firm's confidential client's secret hash. The old secret stops at once on this
+    /// node, and on the others within the client cache's TTL.
     pub async fn set_client_secret(
         &self,
         firm_id: &str,
@@ -196,6 +216,7 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
+        self.clients.forget(client_id);
         Ok(n == 1)
     }
 

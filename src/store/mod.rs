@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backchannel;
+pub mod client_cache;
 pub mod clients;
 pub mod codes;
 pub mod consents;
@@ -84,6 +85,7 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    clients: std::sync::Arc<client_cache::ClientCache>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -128,7 +130,10 @@ impl Store {
             }
         }
         let pool = options.connect(url).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            clients: Default::default(),
+        })
     }
 
     /// Applies pending migrations for this backend.
