@@ -1,6 +1,7 @@
 //! The sign-in page: e-mail and password. Unknown e-mail and wrong password get the same answer
-//! after the same work (a dummy argon2 verification); failures are throttled per account and per
-//! address with growing locks, and audited.
+//! after as long (an unknown account waits a time drawn from recent real verifications, see
+//! `crypto::password`); failures are throttled per account and per address with growing locks,
+//! and audited.
 
 use askama::Template;
 use axum::extract::{Query, State};

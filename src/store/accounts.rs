@@ -37,7 +37,7 @@ impl Store {
         now: UnixTime,
         others: OtherSessions<'_>,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "UPDATE people SET password_hash = $1, password_temporary = 0, password_expires_at = NULL, \
              password_changed_at = $2, updated_at = $2 WHERE id = $3",
@@ -82,7 +82,7 @@ impl Store {
         now: UnixTime,
         reason: &str,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let n = end_sessions(&mut tx, person_id, keep, now, reason).await?;
         tx.commit().await?;
         Ok(n)
@@ -100,7 +100,7 @@ impl Store {
             .bind(time_zone)
             .bind(now)
             .bind(person_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Store {
             .bind(person_id)
             .bind(now)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -148,7 +148,7 @@ impl Store {
         new_hash: &str,
         now: UnixTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let won = sqlx::query(
             "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND person_id = $3 AND used_at IS NULL AND expires_at > $1",
         )

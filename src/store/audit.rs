@@ -19,7 +19,7 @@ impl Store {
         .bind(&r.ip)
         .bind(&r.user_agent)
         .bind(&r.detail)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

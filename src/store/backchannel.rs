@@ -77,7 +77,7 @@ impl Store {
         .bind(session_id)
         .bind(client_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Store {
         .bind(&p.client_id)
         .bind(&p.session_id)
         .bind(p.next_attempt_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -122,7 +122,7 @@ impl Store {
         .bind(now)
         .bind(&p.client_id)
         .bind(&p.session_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -144,7 +144,7 @@ impl Store {
         .bind(now)
         .bind(&p.client_id)
         .bind(&p.session_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

@@ -97,7 +97,7 @@ impl Store {
                 .bind(c.refresh_token_ttl_secs)
         .bind(c.created_at)
         .bind(c.backchannel_logout_uri.as_deref().unwrap_or(""))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -126,7 +126,7 @@ impl Store {
         .bind(&c.signing_alg)
         .bind(c.access_token_ttl_secs)
         .bind(c.created_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         self.clients.forget(&c.id);
         Ok(())
@@ -192,7 +192,7 @@ impl Store {
         .bind(logout)
         .bind(client_id)
         .bind(firm_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         self.clients.forget(client_id);
@@ -213,7 +213,7 @@ impl Store {
         .bind(secret_hash)
         .bind(client_id)
         .bind(firm_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         self.clients.forget(client_id);

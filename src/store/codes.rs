@@ -69,7 +69,7 @@ impl Store {
         .bind(c.offline)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -92,7 +92,7 @@ impl Store {
         grant: &NewGrant<'_>,
         refresh: Option<(&str, UnixTime)>,
     ) -> StoreResult<Redemption> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let won = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $1, grant_id = $2 \
              WHERE code_hash = $3 AND redeemed_at IS NULL",

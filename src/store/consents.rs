@@ -44,7 +44,7 @@ impl Store {
         .bind(client_id)
         .bind(all.join(" "))
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

@@ -58,7 +58,7 @@ impl Store {
                 .bind(role)
                 .bind(firm_id)
                 .bind(person_id)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?
                 .rows_affected();
         Ok(n == 1)
@@ -72,7 +72,7 @@ impl Store {
         person_id: &str,
         now: UnixTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let n = sqlx::query("DELETE FROM memberships WHERE firm_id = $1 AND person_id = $2")
             .bind(firm_id)
             .bind(person_id)

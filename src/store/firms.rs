@@ -238,7 +238,7 @@ impl Store {
                 .bind(firm.sso_join)
         .bind(&firm.display_name)
         .bind(&firm.logo_type)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Store {
         let done = sqlx::query(&sql)
             .bind(value)
             .bind(firm_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -287,7 +287,7 @@ impl Store {
         let done = sqlx::query(&sql)
             .bind(value)
             .bind(firm_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -296,7 +296,7 @@ impl Store {
         sqlx::query("UPDATE firms SET display_name = $1 WHERE id = $2")
             .bind(name)
             .bind(firm_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -312,7 +312,7 @@ impl Store {
             .bind(content_type)
             .bind(base64)
             .bind(firm_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -376,7 +376,7 @@ impl Store {
             .bind(person_id)
             .bind(rule.as_str())
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
         } else {
             sqlx::query(
@@ -385,7 +385,7 @@ impl Store {
             .bind(firm_id)
             .bind(person_id)
             .bind(rule.as_str())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
         };
         Ok(done.rows_affected() == 1)

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, FromRow, Row, Transaction};
 
-use super::{Store, StoreResult};
+use super::{Store, StoreError, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -117,7 +117,7 @@ impl Store {
         .bind(now)
         .bind(reason)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -132,7 +132,41 @@ impl Store {
         .await?)
     }
 
-    /// Uses `old_hash` once and stores its successor, atomically.
+    /// A refresh token and its grant in one read (the refresh grant's first question).
+    pub async fn refresh_token_with_grant(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
+        let grant_columns = GRANT_COLUMNS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT rt.token_hash, rt.grant_id, rt.created_at AS token_created_at, \
+             rt.expires_at AS token_expires_at, rt.used_at AS token_used_at, {grant_columns} \
+             FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id WHERE rt.token_hash = $1"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let token = RefreshRecord {
+            token_hash: row.try_get("token_hash")?,
+            grant_id: row.try_get("grant_id")?,
+            created_at: row.try_get("token_created_at")?,
+            expires_at: row.try_get("token_expires_at")?,
+            used_at: row.try_get("token_used_at")?,
+        };
+        Ok(Some((token, GrantRecord::from_row(&row)?)))
+    }
+
+    /// Uses `old_hash` once and stores its successor, atomically: one INSERT naming the
+    /// replaced token, which a unique index lets succeed once per token and a trigger marks
+    /// used (migration 0010).
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -141,23 +175,22 @@ impl Store {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.pool().begin().await?;
-        let won = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        let inserted = sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at, parent_hash) \
+             VALUES ($1, $2, $3, $4, NULL, $5)",
         )
+        .bind(new_hash)
+        .bind(grant_id)
         .bind(now)
+        .bind(expires_at)
         .bind(old_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !won {
-            tx.rollback().await?;
-            return Ok(Rotation::AlreadyUsed);
+        .execute(self.writer())
+        .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(_) => Ok(Rotation::Rotated),
+            Err(StoreError::Conflict) => Ok(Rotation::AlreadyUsed),
+            Err(e) => Err(e),
         }
-        Store::insert_refresh_token_in(&mut tx, new_hash, grant_id, now, expires_at).await?;
-        tx.commit().await?;
-        Ok(Rotation::Rotated)
     }
 
     pub async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
@@ -166,7 +199,7 @@ impl Store {
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

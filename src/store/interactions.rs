@@ -41,7 +41,7 @@ impl Store {
         .bind(i.created_at)
         .bind(i.expires_at)
         .bind(i.completed_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -68,7 +68,7 @@ impl Store {
         sqlx::query("UPDATE interactions SET authenticated_session_id = $1 WHERE id = $2 AND completed_at IS NULL")
             .bind(session_id)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Store {
         sqlx::query("UPDATE interactions SET firm_id = $1 WHERE id = $2 AND completed_at IS NULL")
             .bind(firm_id)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Store {
         sqlx::query("UPDATE interactions SET consent = $1 WHERE id = $2 AND completed_at IS NULL")
             .bind(decision)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -97,7 +97,7 @@ impl Store {
         )
         .bind(answer)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Store {
         )
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)

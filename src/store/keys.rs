@@ -32,7 +32,7 @@ impl Store {
         .bind(k.activates_at)
         .bind(k.retires_at)
         .bind(k.expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -71,7 +71,7 @@ impl Store {
         retires_at: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "UPDATE signing_keys SET retires_at = $1, expires_at = $2 \
              WHERE alg = $3 AND retires_at IS NULL",

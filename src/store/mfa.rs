@@ -47,7 +47,7 @@ impl Store {
         .bind(person_id)
         .bind(secret_sealed)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -63,7 +63,7 @@ impl Store {
         recovery_hashes: &[String],
         now: UnixTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let n = sqlx::query(
             "UPDATE totp_factors SET activated_at = $1, last_used_step = $2 \
              WHERE person_id = $3 AND activated_at IS NULL AND secret_sealed = $4",
@@ -93,7 +93,7 @@ impl Store {
         )
         .bind(step)
         .bind(person_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -112,7 +112,7 @@ impl Store {
         .bind(now)
         .bind(hash)
         .bind(person_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -124,7 +124,7 @@ impl Store {
         hashes: &[String],
         now: UnixTime,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         replace_codes(&mut tx, person_id, hashes, now).await?;
         tx.commit().await?;
         Ok(())
@@ -142,7 +142,7 @@ impl Store {
 
     /// Removes the person's factor and recovery codes; `true` if there was an active factor.
     pub async fn remove_totp(&self, person_id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let n = sqlx::query(
             "DELETE FROM totp_factors WHERE person_id = $1 AND activated_at IS NOT NULL",
         )

@@ -84,7 +84,11 @@ enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, everything).
     pool: AnyPool,
+    /// Writes and transactions: on SQLite one connection of its own (see `connect`), on
+    /// PostgreSQL the same pool as reads.
+    writer: AnyPool,
     clients: std::sync::Arc<client_cache::ClientCache>,
 }
 
@@ -103,7 +107,6 @@ impl Store {
             Backend::Sqlite => Duration::from_secs(5),
             Backend::Postgres => Duration::from_secs(2),
         };
-        let mut options = AnyPoolOptions::new().acquire_timeout(acquire);
         match backend {
             Backend::Sqlite => {
                 if let Some(dir) = sqlite_path(url)
@@ -114,26 +117,48 @@ impl Store {
                             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                     }
                 }
-                options = options.max_connections(8).after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                });
+                // SQLite takes one writer at a time. Several connections writing at once make
+                // the losers sleep in SQLite's busy handler (1, 2, 5, 10 ... ms) and retry,
+                // which under load costs far more than the writes; so this process writes
+                // through one connection, the writers queueing for it in order, while reads
+                // (WAL: never blocked by the writer) go through a pool of their own. The busy
+                // timeout remains for other processes on the same file (the CLI, other nodes).
+                let sqlite = |max: u32| {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(acquire)
+                        .max_connections(max)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let pool = sqlite(8).connect(url).await?;
+                let writer = sqlite(1).connect(url).await?;
+                Ok(Store {
+                    pool,
+                    writer,
+                    clients: Default::default(),
+                })
             }
             Backend::Postgres => {
-                options = options.max_connections(16);
+                let pool = AnyPoolOptions::new()
+                    .acquire_timeout(acquire)
+                    .max_connections(16)
+                    .connect(url)
+                    .await?;
+                Ok(Store {
+                    writer: pool.clone(),
+                    pool,
+                    clients: Default::default(),
+                })
             }
         }
-        let pool = options.connect(url).await?;
-        Ok(Store {
-            pool,
-            clients: Default::default(),
-        })
     }
 
     /// Applies pending migrations for this backend.
@@ -152,7 +177,11 @@ impl Store {
         &self.pool
     }
 
-    /// True when the database answers a trivial query (readiness).
+    /// Where writes and transactions go.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// The connection pool now, for `/metrics`.
     pub fn pool_stats(&self) -> crate::observe::metrics::PoolStats {
         crate::observe::metrics::PoolStats {
@@ -162,6 +191,7 @@ impl Store {
         }
     }
 
+    /// True when the database answers a trivial query (readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }

@@ -31,7 +31,7 @@ impl Store {
         .bind(&m.text_body)
         .bind(&m.html_body)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -57,7 +57,7 @@ impl Store {
         .bind(now + lease)
         .bind(id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -67,7 +67,7 @@ impl Store {
         sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Store {
             .bind(retry_at)
             .bind(error)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

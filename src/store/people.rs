@@ -58,7 +58,7 @@ impl Store {
         .bind(person.password_expires_at)
         .bind(person.password_changed_at)
         .bind(&person.time_zone)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected()
             == 1;
@@ -96,7 +96,7 @@ impl Store {
             .bind(hash)
             .bind(now)
             .bind(person_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Store {
         .bind(person_id)
         .bind(role)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -68,7 +68,7 @@ impl Store {
         .bind(s.upstream.map(|u| u.provider))
         .bind(s.upstream.and_then(|u| u.realm))
         .bind(s.upstream.map(|u| u.amr))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -116,7 +116,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -124,7 +124,7 @@ impl Store {
     /// Ends a session and revokes the grants bound to it (offline grants survive), in one
     /// transaction. Returns whether a live session was ended.
     pub async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         super::backchannel::queue_logouts(&mut tx, super::backchannel::Ending::Session(id), now)
             .await?;
         let ended =
@@ -156,7 +156,7 @@ impl Store {
         new_id: &str,
         now: UnixTime,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)
             .bind(old_id)

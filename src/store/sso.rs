@@ -64,7 +64,7 @@ impl Store {
         // Round trips abandoned long ago go first; the table stays small.
         sqlx::query("DELETE FROM upstream_logins WHERE expires_at < $1")
             .bind(l.created_at - 86400)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         sqlx::query(
             "INSERT INTO upstream_logins (state_hash, provider, browser_hash, purpose, interaction_id, person_id, \
@@ -81,7 +81,7 @@ impl Store {
         .bind(&l.pkce_verifier_sealed)
         .bind(l.created_at)
         .bind(l.expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Store {
         )
         .bind(now)
         .bind(state_hash)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected()
             == 1;
@@ -171,7 +171,7 @@ impl Store {
             .bind(&i.email)
             .bind(i.created_at)
             .bind(i.last_used_at)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -187,7 +187,7 @@ impl Store {
             .bind(now)
             .bind(email)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -197,7 +197,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM sso_identities WHERE id = $1 AND person_id = $2")
             .bind(id)
             .bind(person_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -206,7 +206,7 @@ impl Store {
     pub async fn mark_email_verified(&self, person_id: &str) -> StoreResult<()> {
         sqlx::query("UPDATE people SET email_verified = 1 WHERE id = $1")
             .bind(person_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

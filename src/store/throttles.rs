@@ -31,7 +31,7 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(window)
-        .fetch_one(self.pool())
+        .fetch_one(self.writer())
         .await?;
         Ok(row.try_get::<i64, _>("failures")?)
     }
@@ -40,7 +40,7 @@ impl Store {
         sqlx::query("UPDATE throttles SET locked_until = $1 WHERE key = $2")
             .bind(until)
             .bind(key)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -48,7 +48,7 @@ impl Store {
     pub async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM throttles WHERE key = $1")
             .bind(key)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -193,3 +193,59 @@ async fn a_key_rotation_on_one_node_is_published_and_used_by_all_within_the_relo
         .await;
     }
 }
+
+/// Client records are cached per node (`store::client_cache`): a secret replaced through node A
+/// stops working on A at once and on B (which had just used it) within the cache's 2 s TTL.
+/// [RFC 6749 §2.3.1; SECURITY: a rotated secret must stop working]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_client_secret_stops_on_this_node_at_once_and_on_others_within_the_cache_ttl() {
+    let a = TestServer::start().await;
+    let b = a.another_node().await;
+    let firm_id = a.firm("Cache LLP").await;
+    let spec = firmgate::admin::clients::ClientSpec {
+        firm_id: Some(firm_id.clone()),
+        grant_types: vec!["client_credentials".into()],
+        ..a.spec()
+    };
+    let (client_id, old_secret) = a.client(spec).await;
+    let fx = Fixture {
+        firm_id: firm_id.clone(),
+        person_id: String::new(),
+        email: String::new(),
+        client_id: client_id.clone(),
+        client_secret: old_secret,
+    };
+    let cc = [("grant_type", "client_credentials")];
+    // Both nodes have read (and cached) the client.
+    assert_eq!(token_request(&a, &fx, &cc).await.0, StatusCode::OK);
+    assert_eq!(token_request(&b, &fx, &cc).await.0, StatusCode::OK);
+
+    let new_secret = "a-new-secret-of-plenty-of-entropy-0123456789";
+    let hash = firmgate::crypto::bearer::hash_secret(
+        firmgate::crypto::bearer::TokenKind::ClientSecret,
+        new_secret,
+    );
+    assert!(a
+        .state
+        .store
+        .set_client_secret(&firm_id, &client_id, &hash)
+        .await
+        .unwrap());
+    let replaced = Instant::now();
+    let (status, body) = token_request(&a, &fx, &cc).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    within(
+        Duration::from_millis(2_600),
+        "the old secret refused on B",
+        || async { token_request(&b, &fx, &cc).await.0 == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    assert!(replaced.elapsed() <= Duration::from_millis(2_600));
+    let fresh = Fixture {
+        client_secret: new_secret.to_owned(),
+        ..fx
+    };
+    assert_eq!(token_request(&a, &fresh, &cc).await.0, StatusCode::OK);
+    assert_eq!(token_request(&b, &fresh, &cc).await.0, StatusCode::OK);
+}

@@ -28,16 +28,11 @@ pub async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = BearerToken::from_presented(presented).hash(TokenKind::RefreshToken);
     let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
-    let token = state
+    let (token, grant) = state
         .store
-        .refresh_token(&hash)
+        .refresh_token_with_grant(&hash)
         .await?
-        .ok_or_else(invalid)?;
-    let grant = state
-        .store
-        .grant(&token.grant_id)
-        .await?
-        .filter(|g| g.client_id == client.id)
+        .filter(|(_, g)| g.client_id == client.id)
         .ok_or_else(invalid)?;
     if token.used_at.is_some() {
         return Err(replayed(state, client, &grant.id, actor).await);

@@ -1,0 +1,12 @@
+-- A refresh token's rotation is one INSERT: the successor names the token it replaces, and at
+-- most one successor per token can exist (the unique index), so of two requests racing with the
+-- same token exactly one inserts. The trigger marks the replaced token used in the same
+-- statement, so used_at keeps its meaning. One statement means one round trip holding the
+-- database's single writer, instead of BEGIN, UPDATE, INSERT, COMMIT.
+ALTER TABLE refresh_tokens ADD COLUMN parent_hash TEXT;
+CREATE UNIQUE INDEX refresh_tokens_parent ON refresh_tokens(parent_hash);
+CREATE TRIGGER refresh_tokens_rotated AFTER INSERT ON refresh_tokens
+WHEN NEW.parent_hash IS NOT NULL
+BEGIN
+    UPDATE refresh_tokens SET used_at = NEW.created_at WHERE token_hash = NEW.parent_hash;
+END;
