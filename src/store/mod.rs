@@ -1,6 +1,7 @@
 //! All SQL lives here, one file per aggregate. The store runs on SQLite (embedded default, WAL)
-//! or PostgreSQL (scale-out) through one sqlx `Any` pool with SQL written once; nothing above
-//! this module asks which database it is on.
+//! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
+//! have a connection of their own: see `Store::connect`); nothing above this module asks which
+//! database it is on.
 
 pub mod accounts;
 pub mod audit;
