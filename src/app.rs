@@ -119,9 +119,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(
-            crate::web::headers::security_headers,
-        ))
+        .layer(crate::web::headers::security_headers())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

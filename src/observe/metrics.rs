@@ -91,10 +91,9 @@ static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match Metrics::new(
 });
 
 /// Counts one answered request.
-pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
+pub fn request(route: &str, method: &str, status: &str, seconds: f64) {
     if let Some(m) = METRICS.as_ref() {
-        let code = status.to_string();
-        m.requests.with_label_values(&[route, method, &code]).inc();
+        m.requests.with_label_values(&[route, method, status]).inc();
         m.latency.with_label_values(&[route]).observe(seconds);
     }
 }

@@ -26,8 +26,18 @@ static PREFIX: LazyLock<String> = LazyLock::new(|| {
 });
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-fn new_id() -> String {
-    format!("{}-{}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
+/// An id made here: the prefix and a counter, written out only where it is used (the log span
+/// and the response header), so the common case allocates nothing more.
+struct MadeId(u64);
+
+impl std::fmt::Display for MadeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", *PREFIX, self.0)
+    }
+}
+
+fn new_id() -> MadeId {
+    MadeId(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// 1 to 64 of `[A-Za-z0-9._-]`: safe to log and to echo.
@@ -53,23 +63,26 @@ fn method_label(method: &Method) -> &'static str {
 
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = request
+    let given = request
         .headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map_or_else(new_id, str::to_owned);
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(unmatched)", MatchedPath::as_str)
-        .to_owned();
+        .filter(|v| v.to_str().is_ok_and(acceptable))
+        .cloned();
+    let id = match given {
+        Some(value) => value,
+        None => HeaderValue::try_from(new_id().to_string())
+            .unwrap_or(HeaderValue::from_static("unnamed")),
+    };
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
     let method = method_label(request.method());
-    let span = tracing::info_span!("request", id = %id, method, route = %route);
+    // Checked to be visible ASCII above (given) or made of it (made).
+    let id_text = id.to_str().unwrap_or("unnamed");
+    let span = tracing::info_span!("request", id = %id_text, method, route = %route);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     let seconds = started.elapsed().as_secs_f64();
-    super::metrics::request(&route, method, status.as_u16(), seconds);
+    super::metrics::request(route, method, status.as_str(), seconds);
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(
@@ -85,9 +98,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
             );
         }
     });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+    response.headers_mut().insert(REQUEST_ID, id);
     response
 }
 
@@ -107,8 +118,8 @@ mod tests {
 
     #[test]
     fn made_ids_are_unique_and_acceptable() {
-        let a = new_id();
-        let b = new_id();
+        let a = new_id().to_string();
+        let b = new_id().to_string();
         assert_ne!(a, b);
         assert!(acceptable(&a), "{a}");
     }
