@@ -375,11 +375,28 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert_eq!(pool.recent.lock().unwrap().len(), 1);
-        // Before any time is known an unknown account costs a real hash; after, a wait.
-        assert_eq!(
-            pool.verify(&Password::new("anything"), None).await.unwrap(),
-            Verified::No
+    }
+
+    #[tokio::test]
+    async fn with_no_time_known_an_unknown_account_costs_a_real_hash() {
+        let pool = PasswordHasherPool::new(CHEAP, 1).unwrap();
+        while pool.typical_time().is_none() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        pool.recent.lock().unwrap().clear();
+        // With the only hashing permit taken, an answer that waits for a hash cannot come.
+        let busy = pool.permits.clone().acquire_owned().await.unwrap();
+        let anything = Password::new("anything");
+        let unknown = pool.verify(&anything, None);
+        tokio::pin!(unknown);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut unknown)
+                .await
+                .is_err(),
+            "answered without hashing"
         );
+        drop(busy);
+        assert_eq!(unknown.await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
