@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, Row};
 
-use super::{Store, StoreError, StoreResult};
+use super::{Columns, Store, StoreError, StoreResult};
 use crate::policy::hours::SignInHours;
 use crate::policy::network::parse_allowlist;
 use crate::policy::password::PasswordPolicy;
@@ -102,10 +102,42 @@ impl Firm {
     }
 }
 
-const FIRM_COLUMNS: &str = "id, name, region, idle_timeout_secs, created_at, password_min_length, \
+pub(crate) const FIRM_COLUMNS: &str =
+    "id, name, region, idle_timeout_secs, created_at, password_min_length, \
      password_max_age_days, password_reuse_limit, password_composition, mfa_mode, sso_mode, \
      ip_allow, signin_hours, time_zone, max_session_age_secs, microsoft_tenants, google_domains, \
           oidc_upstreams, email_domains, upstream_mfa, sso_join, display_name, logo_type";
+
+impl Firm {
+    /// Reads the fields in `FIRM_COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<Firm> {
+        Ok(Firm {
+            id: c.take()?,
+            name: c.take()?,
+            region: c.take()?,
+            idle_timeout_secs: c.take()?,
+            created_at: c.take()?,
+            password_min_length: c.take()?,
+            password_max_age_days: c.take()?,
+            password_reuse_limit: c.take()?,
+            password_composition: c.take()?,
+            mfa_mode: c.take()?,
+            sso_mode: c.take()?,
+            ip_allow: c.take()?,
+            signin_hours: c.take()?,
+            time_zone: c.take()?,
+            max_session_age_secs: c.take()?,
+            microsoft_tenants: c.take()?,
+            google_domains: c.take()?,
+            oidc_upstreams: c.take()?,
+            email_domains: c.take()?,
+            upstream_mfa: c.take()?,
+            sso_join: c.take()?,
+            display_name: c.take()?,
+            logo_type: c.take()?,
+        })
+    }
+}
 
 /// The numeric policy settings a firm admin may change, each one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use sqlx::{Any, FromRow, Row, Transaction};
 
-use super::{Store, StoreError, StoreResult};
+use super::rotations::NewRotation;
+use super::{Columns, Store, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -53,7 +54,44 @@ pub enum Rotation {
     AlreadyUsed,
 }
 
-const GRANT_COLUMNS: &str = "id, client_id, person_id, firm_id, session_id, scope, claims, auth_time, amr, acr, offline, created_at, revoked_at";
+pub(crate) const GRANT_COLUMNS: &str = "id, client_id, person_id, firm_id, session_id, scope, claims, auth_time, amr, acr, offline, created_at, revoked_at";
+
+/// The columns of a refresh token, in `RefreshRecord::read` order.
+pub(crate) const REFRESH_COLUMNS: &str = "token_hash, grant_id, created_at, expires_at, used_at";
+
+impl GrantRecord {
+    /// Reads the fields in `GRANT_COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<GrantRecord> {
+        Ok(GrantRecord {
+            id: c.take()?,
+            client_id: c.take()?,
+            person_id: c.take()?,
+            firm_id: c.take()?,
+            session_id: c.take()?,
+            scope: c.take()?,
+            claims: c.take()?,
+            auth_time: c.take()?,
+            amr: c.take()?,
+            acr: c.take()?,
+            offline: c.take()?,
+            created_at: c.take()?,
+            revoked_at: c.take()?,
+        })
+    }
+}
+
+impl RefreshRecord {
+    /// Reads the fields in `REFRESH_COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<RefreshRecord> {
+        Ok(RefreshRecord {
+            token_hash: c.take()?,
+            grant_id: c.take()?,
+            created_at: c.take()?,
+            expires_at: c.take()?,
+            used_at: c.take()?,
+        })
+    }
+}
 
 impl Store {
     pub(crate) async fn insert_grant_in(
@@ -124,49 +162,16 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshRecord>> {
-        Ok(sqlx::query_as::<_, RefreshRecord>(
-            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(self.pool())
-        .await?)
-    }
-
-    /// A refresh token and its grant in one read (the refresh grant's first question).
-    pub async fn refresh_token_with_grant(
-        &self,
-        hash: &str,
-    ) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
-        let grant_columns = GRANT_COLUMNS
-            .split(", ")
-            .map(|c| format!("g.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT rt.token_hash, rt.grant_id, rt.created_at AS token_created_at, \
-             rt.expires_at AS token_expires_at, rt.used_at AS token_used_at, {grant_columns} \
-             FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id WHERE rt.token_hash = $1"
-        );
-        let Some(row) = sqlx::query(&sql)
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        Ok(sqlx::query_as::<_, RefreshRecord>(&sql)
             .bind(hash)
             .fetch_optional(self.pool())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let token = RefreshRecord {
-            token_hash: row.try_get("token_hash")?,
-            grant_id: row.try_get("grant_id")?,
-            created_at: row.try_get("token_created_at")?,
-            expires_at: row.try_get("token_expires_at")?,
-            used_at: row.try_get("token_used_at")?,
-        };
-        Ok(Some((token, GrantRecord::from_row(&row)?)))
+            .await?)
     }
 
     /// Uses `old_hash` once and stores its successor, atomically: one INSERT naming the
     /// replaced token, which a unique index lets succeed once per token and a trigger marks
-    /// used (migration 0010).
+    /// used (migration 0010). Concurrent rotations share a statement (see `rotations`).
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -175,22 +180,14 @@ impl Store {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<Rotation> {
-        let inserted = sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at, parent_hash) \
-             VALUES ($1, $2, $3, $4, NULL, $5)",
-        )
-        .bind(new_hash)
-        .bind(grant_id)
-        .bind(now)
-        .bind(expires_at)
-        .bind(old_hash)
-        .execute(self.writer())
-        .await;
-        match inserted.map_err(StoreError::from) {
-            Ok(_) => Ok(Rotation::Rotated),
-            Err(StoreError::Conflict) => Ok(Rotation::AlreadyUsed),
-            Err(e) => Err(e),
-        }
+        let rotation = NewRotation {
+            new_hash: new_hash.to_owned(),
+            old_hash: old_hash.to_owned(),
+            grant_id: grant_id.to_owned(),
+            now,
+            expires_at,
+        };
+        self.rotations.rotate(self.writer(), rotation).await
     }
 
     pub async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {

@@ -18,6 +18,8 @@ pub mod keys;
 pub mod mfa;
 pub mod outbox;
 pub mod people;
+pub mod refresh_context;
+mod rotations;
 pub mod sessions;
 pub mod sso;
 pub mod throttles;
@@ -91,6 +93,8 @@ pub struct Store {
     /// PostgreSQL the same pool as reads.
     writer: AnyPool,
     clients: std::sync::Arc<client_cache::ClientCache>,
+    /// Refresh-token rotations wait here to be written in groups (see `rotations`).
+    rotations: rotations::RotationQueue,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -143,6 +147,7 @@ impl Store {
                 let writer = sqlite(1).connect(url).await?;
                 Ok(Store {
                     pool,
+                    rotations: rotations::RotationQueue::start(writer.clone()),
                     writer,
                     clients: Default::default(),
                 })
@@ -155,6 +160,7 @@ impl Store {
                     .await?;
                 Ok(Store {
                     writer: pool.clone(),
+                    rotations: rotations::RotationQueue::start(pool.clone()),
                     pool,
                     clients: Default::default(),
                 })
@@ -218,6 +224,49 @@ fn sqlite_path(url: &str) -> Option<String> {
     } else {
         Some(path.to_owned())
     }
+}
+
+/// Reads a joined row's columns in order: each record type whose columns follow its table's
+/// column list reads its fields from here (`Person::read`, ...), so one row can carry several
+/// records whose column names collide.
+pub(crate) struct Columns<'r> {
+    row: &'r sqlx::any::AnyRow,
+    next: usize,
+}
+
+impl<'r> Columns<'r> {
+    pub(crate) fn new(row: &'r sqlx::any::AnyRow) -> Self {
+        Columns { row, next: 0 }
+    }
+
+    pub(crate) fn take<T>(&mut self) -> StoreResult<T>
+    where
+        T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let value = sqlx::Row::try_get(self.row, self.next)?;
+        self.next += 1;
+        Ok(value)
+    }
+
+    /// Whether the next column is NULL: the first column of a LEFT JOIN's record that found
+    /// no row.
+    pub(crate) fn next_is_null(&self) -> StoreResult<bool> {
+        use sqlx::ValueRef;
+        Ok(sqlx::Row::try_get_raw(self.row, self.next)?.is_null())
+    }
+
+    pub(crate) fn skip(&mut self, columns: usize) {
+        self.next += columns;
+    }
+}
+
+/// `columns` (a comma-separated list) each qualified with the table alias `alias`.
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Splits a space-separated list column.

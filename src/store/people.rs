@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError, StoreResult};
+use super::{Columns, Store, StoreError, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -34,9 +34,28 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-const PERSON_COLUMNS: &str =
+pub(crate) const PERSON_COLUMNS: &str =
     "id, email, name, email_verified, password_hash, created_at, updated_at, \
      password_temporary, password_expires_at, password_changed_at, time_zone";
+
+impl Person {
+    /// Reads the fields in `PERSON_COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<Person> {
+        Ok(Person {
+            id: c.take()?,
+            email: c.take()?,
+            name: c.take()?,
+            email_verified: c.take()?,
+            password_hash: c.take()?,
+            created_at: c.take()?,
+            updated_at: c.take()?,
+            password_temporary: c.take()?,
+            password_expires_at: c.take()?,
+            password_changed_at: c.take()?,
+            time_zone: c.take()?,
+        })
+    }
+}
 
 impl Store {
     /// Inserts a person, or returns the existing one with that e-mail (and `false`).

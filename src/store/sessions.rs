@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreResult};
+use super::{Columns, Store, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -46,9 +46,30 @@ pub struct NewSession<'a> {
     pub upstream: Option<UpstreamSignIn<'a>>,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, \
      user_agent, ip, upstream, upstream_realm, upstream_amr";
+
+impl SessionRecord {
+    /// Reads the fields in `COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<SessionRecord> {
+        Ok(SessionRecord {
+            id: c.take()?,
+            person_id: c.take()?,
+            auth_time: c.take()?,
+            amr: c.take()?,
+            created_at: c.take()?,
+            last_seen_at: c.take()?,
+            expires_at: c.take()?,
+            ended_at: c.take()?,
+            user_agent: c.take()?,
+            ip: c.take()?,
+            upstream: c.take()?,
+            upstream_realm: c.take()?,
+            upstream_amr: c.take()?,
+        })
+    }
+}
 
 impl Store {
     pub async fn insert_session(&self, s: &NewSession<'_>) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 //! on refresh, scope narrowing, and the tie to the browser session. [SECURITY cases 52-54, 66;
 //! RFC 9700 §4.14.2; OIDC Core §12.2]
 
+use firmgate::store::grants::Rotation;
 use reqwest::StatusCode;
 
 use crate::support::*;
@@ -32,6 +33,13 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     for same in ["iss", "sub", "aud", "azp", "auth_time", "sid"] {
         assert_eq!(a[same], b[same], "{same}");
     }
+    // The firm claims come from the membership as it is now, read with the token.
+    assert_eq!(
+        (&b["firm_id"], &b["firm_name"], &b["role"]),
+        (&a["firm_id"], &a["firm_name"], &a["role"])
+    );
+    assert_eq!(b["firm_id"], fx.firm_id.as_str());
+    assert!(b["firm_name"].as_str().is_some_and(|n| !n.is_empty()));
     assert!(b["iat"].as_i64() > a["iat"].as_i64());
     assert!(b.get("nonce").is_none());
 
@@ -170,5 +178,146 @@ async fn refresh_tokens_expire_after_21_days() {
             .await
             .1["error"],
         "invalid_grant"
+    );
+}
+
+/// Rotates 40 children of 20 parents (`{round}-parent-{i % 20}`) at once; row `bad`, if any,
+/// names a grant that does not exist and a parent of its own. Returns each row's answer.
+async fn rotate_forty_at_once(
+    store: &firmgate::store::Store,
+    grant_id: &str,
+    round: &str,
+    bad: Option<usize>,
+    now: i64,
+) -> Vec<Result<Rotation, firmgate::store::StoreError>> {
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let grant = if Some(i) == bad {
+            "no-such-grant".to_owned()
+        } else {
+            grant_id.to_owned()
+        };
+        let parent = if Some(i) == bad {
+            format!("{round}-orphan")
+        } else {
+            format!("{round}-parent-{}", i % 20)
+        };
+        let child = format!("{round}-child-{i}");
+        calls.push(tokio::spawn(async move {
+            store
+                .rotate_refresh_token(&parent, &child, &grant, now, now + 60)
+                .await
+        }));
+    }
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn rotations_written_together_each_get_their_own_answer() {
+    // Concurrent rotations share one INSERT (`store::rotations`). Each caller still gets the
+    // answer for its own row: of two naming the same parent exactly one wins (RFC 9700
+    // §4.14.2), also when both are in the same statement, and a row that breaks a rule (a grant
+    // that does not exist) fails alone.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let store = server.state.store.clone();
+    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let now = server.clock.now();
+    for (round, bad) in [("good", None), ("bad", Some(7))] {
+        let answers = rotate_forty_at_once(&store, &grant_id, round, bad, now).await;
+        for p in 0..20 {
+            let (a, b) = (&answers[p], &answers[p + 20]);
+            if Some(p) == bad {
+                assert!(a.is_err(), "{round}: the row without a grant fails");
+                assert_eq!(
+                    b.as_ref().unwrap(),
+                    &Rotation::Rotated,
+                    "{round}: the other child of that parent has no rival"
+                );
+                continue;
+            }
+            let won = [a, b]
+                .iter()
+                .filter(|x| x.as_ref().unwrap() == &Rotation::Rotated)
+                .count();
+            assert_eq!(won, 1, "{round}-parent-{p}: {a:?} {b:?}");
+        }
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT token_hash FROM refresh_tokens WHERE parent_hash LIKE $1")
+                .bind(format!("{round}-parent-%"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            stored.len(),
+            20,
+            "{round}: one child per parent: {stored:?}"
+        );
+        let orphans: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE parent_hash = $1")
+                .bind(format!("{round}-orphan"))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(orphans, 0, "{round}: nothing of the failed row was written");
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_carries_the_membership_as_it_is_now() {
+    // OIDC Core §12.2: claims in the refreshed ID token reflect the person's current state; a
+    // person removed from the firm gets no more tokens for it.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let before = claims(t["id_token"].as_str().unwrap())["role"].clone();
+    assert!(server
+        .state
+        .store
+        .set_role(&fx.firm_id, &fx.person_id, "admin")
+        .await
+        .unwrap());
+    let (status, r2) = refresh(&server, &fx, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{r2}");
+    let after = claims(r2["id_token"].as_str().unwrap());
+    assert_ne!(before, "admin");
+    assert_eq!(after["role"], "admin");
+    assert_eq!(
+        claims(r2["access_token"].as_str().unwrap())["role"],
+        "admin"
+    );
+
+    let now = server.clock.now();
+    assert!(server
+        .state
+        .store
+        .remove_membership(&fx.firm_id, &fx.person_id, now)
+        .await
+        .unwrap());
+    let (status, body) = refresh(&server, &fx, r2["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }

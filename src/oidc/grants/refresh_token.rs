@@ -14,6 +14,7 @@ use crate::policy::PersonStanding;
 use crate::signin::session;
 use crate::store::clients::ClientRecord;
 use crate::store::grants::Rotation;
+use crate::store::refresh_context::RefreshContext;
 use crate::web::params::Params;
 
 pub async fn refresh(
@@ -28,11 +29,18 @@ pub async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = BearerToken::from_presented(presented).hash(TokenKind::RefreshToken);
     let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
-    let (token, grant) = state
+    let RefreshContext {
+        token,
+        grant,
+        firm,
+        session,
+        person,
+        membership,
+    } = state
         .store
-        .refresh_token_with_grant(&hash)
+        .refresh_context(&hash)
         .await?
-        .filter(|(_, g)| g.client_id == client.id)
+        .filter(|c| c.grant.client_id == client.id)
         .ok_or_else(invalid)?;
     if token.used_at.is_some() {
         return Err(replayed(state, client, &grant.id, actor).await);
@@ -46,7 +54,7 @@ pub async fn refresh(
     };
     // The firm's policy applies at every refresh: its network rule, and for a grant bound to a
     // browser session, the firm's idle and maximum-age limits.
-    let policy = state.store.firm_policy(firm_id).await?.unwrap_or_default();
+    let policy = firm.map(|f| f.policy()).transpose()?.unwrap_or_default();
     let ip = actor.ip.as_deref().and_then(|ip| ip.parse().ok());
     if !policy.network_allows(ip) {
         audit::record(
@@ -67,28 +75,20 @@ pub async fn refresh(
     }
     if grant.offline == 0 {
         let verdict = policy.verdict(PersonStanding::default(), ip, now);
-        let live = match grant.session_id.as_deref() {
-            Some(sid) => match state.store.session(sid).await? {
-                Some(s) => {
-                    session::is_live(state, &s, now)
-                        && !verdict.idle_expired(s.last_seen_at, now)
-                        && !verdict.too_old(s.auth_time, now)
-                }
-                None => false,
-            },
-            None => false,
-        };
+        // The session must be the grant's own (the join is on the grant's session id).
+        let live = session.is_some_and(|s| {
+            session::is_live(state, &s, now)
+                && !verdict.idle_expired(s.last_seen_at, now)
+                && !verdict.too_old(s.auth_time, now)
+        });
         if !live {
             return Err(OAuthError::invalid_grant(
                 "the sign-in session behind this refresh token has ended",
             ));
         }
     }
-    let person = state.store.person(person_id).await?.ok_or_else(invalid)?;
-    let membership = state
-        .store
-        .membership(firm_id, person_id)
-        .await?
+    let person = person.ok_or_else(invalid)?;
+    let membership = membership
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer a member of the firm"))?;
     let scope = narrowed_scope(&grant.scope, form.get("scope"))?;
 
