@@ -34,7 +34,8 @@
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
 //! - [`store`]: all SQL, SQLite or PostgreSQL (on SQLite, reads through a pool and writes
-//!   through one connection of their own); client records cached per node for at most 2 s.
+//!   through one connection of their own); client records cached per node for at most 2 s;
+//!   refresh-token rotations waiting at the same moment written as one statement.
 //! - [`observe`]: `/healthz`, `/readyz`, Prometheus `/metrics`, request ids in every log line.
 //! - Wiring: [`app`] (state, routes, server), [`cli`], [`config`], [`clock`], [`error`].
 
