@@ -81,9 +81,11 @@ pub async fn assess(
             provider,
             realm: s.upstream_realm.as_deref(),
         });
-        password_change_required = match state.store.person(&s.person_id).await? {
+        // One pair of reads for the person, their factor, consent, memberships and firms.
+        let facts = state.store.sign_in_facts(&s.person_id, &client.id).await?;
+        password_change_required = match &facts.person {
             Some(p) => {
-                let policy = state.store.password_policy_for(&p.id).await?;
+                let policy = facts.password_policy();
                 // An expired password matters to sessions that used it; a single sign-on
                 // session (or a person with no password at all) is not asked to change it.
                 p.password_temporary != 0
@@ -93,12 +95,8 @@ pub async fn assess(
             }
             None => false,
         };
-        mfa.enrolled = state
-            .store
-            .totp_factor(&s.person_id)
-            .await?
-            .is_some_and(|f| f.activated_at.is_some());
-        memberships = state.store.memberships_of(&s.person_id).await?;
+        mfa.enrolled = facts.mfa_enrolled;
+        memberships = facts.memberships();
         // The firm: the client's own, the one picked on the chooser, the `firm` the request
         // preselects (when the person is a member), or the only one.
         let preselected = request
@@ -114,12 +112,15 @@ pub async fn assess(
         };
         firm_facts = match chosen {
             Some(m) => {
-                let policy = state
-                    .store
-                    .firm_policy(&m.firm_id)
-                    .await?
+                let member = facts
+                    .members
+                    .iter()
+                    .find(|f| f.membership.firm_id == m.firm_id);
+                let policy = member
+                    .map(|f| f.firm.policy())
+                    .transpose()?
                     .unwrap_or_default();
-                let standing = state.store.standing(&m.firm_id, &s.person_id).await?;
+                let standing = member.map(|f| f.standing).unwrap_or_default();
                 FirmFacts::Resolved(policy.verdict_for(standing, ip, now, via.as_ref()))
             }
             None if client.firm_id.is_none() && memberships.len() > 1 => FirmFacts::Choose,
@@ -135,11 +136,10 @@ pub async fn assess(
                     _ => false,
                 });
         mfa_proved = mfa.verified_in_session;
-        let granted = state
-            .store
-            .consented_scopes(&s.person_id, &client.id)
-            .await?;
-        consent.remembered = request.scopes.iter().all(|sc| granted.contains(sc));
+        consent.remembered = request
+            .scopes
+            .iter()
+            .all(|sc| facts.consented_scopes.contains(sc));
     }
     let step = next_step(&FlowInput {
         now,

@@ -139,6 +139,32 @@ impl Firm {
     }
 }
 
+/// The strictest password lifecycle of `firms` (one password serves them all): the longest
+/// minimum length, composition if any firm asks for it, the shortest maximum age any firm sets,
+/// the longest reuse limit; the defaults where no firm sets anything.
+pub(crate) fn strictest_password_policy(firms: &[Firm]) -> PasswordPolicy {
+    let defaults = PasswordPolicy::default();
+    PasswordPolicy {
+        min_length: firms
+            .iter()
+            .map(|f| f.password_min_length)
+            .max()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(defaults.min_length),
+        composition: firms.iter().any(|f| f.password_composition != 0),
+        max_age_days: firms
+            .iter()
+            .map(|f| f.password_max_age_days)
+            .filter(|d| *d > 0)
+            .min(),
+        reuse_limit: firms
+            .iter()
+            .map(|f| f.password_reuse_limit)
+            .max()
+            .unwrap_or(defaults.reuse_limit),
+    }
+}
+
 /// The numeric policy settings a firm admin may change, each one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FirmSetting {
@@ -441,27 +467,18 @@ impl Store {
     /// The strictest password lifecycle among the firms a person belongs to (one password serves
     /// them all); the defaults for a person in no firm.
     pub async fn password_policy_for(&self, person_id: &str) -> StoreResult<PasswordPolicy> {
-        let row = sqlx::query(
-            "SELECT MAX(f.password_min_length) AS min_length, MAX(f.password_composition) AS composition, \
-             MIN(CASE WHEN f.password_max_age_days > 0 THEN f.password_max_age_days END) AS max_age, \
-             MAX(f.password_reuse_limit) AS reuse \
-             FROM memberships m JOIN firms f ON f.id = m.firm_id WHERE m.person_id = $1",
-        )
-        .bind(person_id)
-        .fetch_one(self.pool())
-        .await?;
-        let defaults = PasswordPolicy::default();
-        Ok(PasswordPolicy {
-            min_length: row
-                .try_get::<Option<i64>, _>("min_length")?
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(defaults.min_length),
-            composition: row
-                .try_get::<Option<i64>, _>("composition")?
-                .is_some_and(|c| c != 0),
-            max_age_days: row.try_get::<Option<i64>, _>("max_age")?,
-            reuse_limit: row.try_get::<Option<i64>, _>("reuse")?.unwrap_or(0),
-        })
+        let sql = format!(
+            "SELECT {} FROM memberships m JOIN firms f ON f.id = m.firm_id WHERE m.person_id = $1",
+            super::qualified(FIRM_COLUMNS, "f")
+        );
+        let firms = sqlx::query(&sql)
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| Firm::read(&mut Columns::new(row)))
+            .collect::<StoreResult<Vec<Firm>>>()?;
+        Ok(strictest_password_policy(&firms))
     }
 
     /// The shortest idle sign-out among the person's firms (My Profile serves them all).
@@ -473,5 +490,36 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(row.try_get::<Option<i64>, _>("m")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strictest_password_rule_of_each_kind_applies() {
+        assert_eq!(strictest_password_policy(&[]), PasswordPolicy::default());
+        let firm = |min, composition, max_age, reuse| Firm {
+            password_min_length: min,
+            password_composition: composition,
+            password_max_age_days: max_age,
+            password_reuse_limit: reuse,
+            ..Firm::default()
+        };
+        assert_eq!(
+            strictest_password_policy(&[firm(14, 0, 0, 3), firm(10, 1, 90, 0), firm(12, 0, 30, 5)]),
+            PasswordPolicy {
+                min_length: 14,
+                composition: true,
+                max_age_days: Some(30),
+                reuse_limit: 5,
+            }
+        );
+        // 0 days means "never expires", not "expired at once".
+        assert_eq!(
+            strictest_password_policy(&[firm(12, 0, 0, 0)]).max_age_days,
+            None
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod people;
 pub mod refresh_context;
 mod rotations;
 pub mod sessions;
+pub mod sign_in_facts;
 pub mod sso;
 pub mod throttles;
 

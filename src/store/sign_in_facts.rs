@@ -1,0 +1,115 @@
+//! What a sign-in journey works out at each of its steps about the person signing in, in two
+//! reads: the person with their second factor and their consent to this application, and their
+//! memberships with each firm's settings and exemptions. Every page of a journey asks these
+//! again (the answer may have changed since the last page), and as separate reads they were
+//! seven round trips a page.
+
+use std::sync::LazyLock;
+
+use super::firms::{strictest_password_policy, Firm, FIRM_COLUMNS};
+use super::people::{Membership, Person, PERSON_COLUMNS};
+use super::{qualified, words, Columns, Store, StoreResult};
+use crate::policy::password::PasswordPolicy;
+use crate::policy::PersonStanding;
+
+/// One membership with its firm's row and what the firm exempts this person from.
+#[derive(Clone, Debug)]
+pub struct MemberFacts {
+    pub membership: Membership,
+    pub firm: Firm,
+    pub standing: PersonStanding,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SignInFacts {
+    /// `None` when the person no longer exists.
+    pub person: Option<Person>,
+    /// An activated TOTP factor.
+    pub mfa_enrolled: bool,
+    /// The scopes the person has consented to for the application.
+    pub consented_scopes: Vec<String>,
+    /// By firm name, as `Store::memberships_of`.
+    pub members: Vec<MemberFacts>,
+}
+
+impl SignInFacts {
+    /// As `Store::password_policy_for`.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        let firms: Vec<Firm> = self.members.iter().map(|m| m.firm.clone()).collect();
+        strictest_password_policy(&firms)
+    }
+
+    pub fn memberships(&self) -> Vec<Membership> {
+        self.members.iter().map(|m| m.membership.clone()).collect()
+    }
+}
+
+static PERSON_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, \
+         (SELECT COUNT(*) FROM totp_factors t WHERE t.person_id = p.id AND t.activated_at IS NOT NULL), \
+         (SELECT c.scope FROM consents c WHERE c.person_id = p.id AND c.client_id = $2) \
+         FROM people p WHERE p.id = $1",
+        qualified(PERSON_COLUMNS, "p")
+    )
+});
+
+static MEMBERS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT m.role, \
+         (SELECT COUNT(*) FROM policy_exclusions e WHERE e.firm_id = m.firm_id AND e.person_id = m.person_id AND e.policy = 'mfa'), \
+         (SELECT COUNT(*) FROM policy_exclusions e WHERE e.firm_id = m.firm_id AND e.person_id = m.person_id AND e.policy = 'sso'), \
+         {} FROM memberships m JOIN firms f ON f.id = m.firm_id \
+         WHERE m.person_id = $1 ORDER BY f.name, m.firm_id",
+        qualified(FIRM_COLUMNS, "f")
+    )
+});
+
+impl Store {
+    /// The facts about `person_id` a sign-in to `client_id` needs.
+    pub async fn sign_in_facts(
+        &self,
+        person_id: &str,
+        client_id: &str,
+    ) -> StoreResult<SignInFacts> {
+        let mut facts = SignInFacts::default();
+        if let Some(row) = sqlx::query(&PERSON_SQL)
+            .bind(person_id)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?
+        {
+            let mut c = Columns::new(&row);
+            facts.person = Some(Person::read(&mut c)?);
+            facts.mfa_enrolled = c.take::<i64>()? > 0;
+            facts.consented_scopes = c
+                .take::<Option<String>>()?
+                .map(|s| words(&s))
+                .unwrap_or_default();
+        }
+        let rows = sqlx::query(&MEMBERS_SQL)
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?;
+        for row in &rows {
+            let mut c = Columns::new(row);
+            let role: String = c.take()?;
+            let standing = PersonStanding {
+                mfa_excluded: c.take::<i64>()? > 0,
+                sso_excluded: c.take::<i64>()? > 0,
+            };
+            let firm = Firm::read(&mut c)?;
+            facts.members.push(MemberFacts {
+                membership: Membership {
+                    firm_id: firm.id.clone(),
+                    firm_name: firm.name.clone(),
+                    person_id: person_id.to_owned(),
+                    role,
+                },
+                firm,
+                standing,
+            });
+        }
+        Ok(facts)
+    }
+}
