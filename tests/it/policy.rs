@@ -1,7 +1,8 @@
 //! Firm sign-in policy through the real server: MFA offered (the default), required and
 //! exempted; SSO enforced and exempted; the IP allowlist at sign-in, on live sessions, at refresh
 //! and at UserInfo, with forwarded addresses only from trusted proxies (failing closed); sign-in
-//! hours in the firm's time zone; the firm's maximum session age; firm preselection. Each policy
+//! hours in the firm's time zone; the firm's maximum session age; firm preselection; the facts a
+//! sign-in step reads about the person's firms, in one go, agreeing with the separate reads. Each policy
 //! is turned on while people hold live sessions and refresh tokens. Refresh grants re-check the
 //! IP allowlist and the session limits (SECURITY case 100's documented rule); the MFA and SSO
 //! rules apply at sign-in and at every authorization, not to refresh tokens already held.
@@ -607,4 +608,93 @@ async fn nobody_turns_off_mfa_a_firm_requires_of_them() {
     .await;
     let page = browser.get("/account").await.text().await.unwrap();
     assert!(page.contains("/account/mfa/deactivate"));
+}
+
+#[tokio::test]
+async fn a_sign_in_step_reads_the_same_facts_as_the_separate_reads() {
+    // `Store::sign_in_facts` answers in two reads what each step of a journey used to ask in
+    // seven; for a person in two firms with different exemptions and password rules, and a
+    // remembered consent, it must agree with each of those reads.
+    use firmgate::store::firms::{ExemptFrom, FirmSetting};
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let other = server.firm("Second Firm LLP").await;
+    let store = &server.state.store;
+    let now = server.clock.now();
+    assert!(store
+        .insert_membership(&other, &fx.person_id, "admin", now)
+        .await
+        .unwrap());
+    assert!(store
+        .set_exemption(&fx.firm_id, &fx.person_id, ExemptFrom::Mfa, true, now)
+        .await
+        .unwrap());
+    assert!(store
+        .set_exemption(&other, &fx.person_id, ExemptFrom::Sso, true, now)
+        .await
+        .unwrap());
+    assert!(store
+        .set_firm_setting(&other, FirmSetting::PasswordMinLength, 16)
+        .await
+        .unwrap());
+    assert!(store
+        .set_firm_setting(&fx.firm_id, FirmSetting::PasswordMaxAgeDays, 90)
+        .await
+        .unwrap());
+    store
+        .remember_consent(
+            &fx.person_id,
+            &fx.client_id,
+            &["openid".into(), "email".into()],
+            now,
+        )
+        .await
+        .unwrap();
+
+    let facts = store
+        .sign_in_facts(&fx.person_id, &fx.client_id)
+        .await
+        .unwrap();
+    let person = store.person(&fx.person_id).await.unwrap();
+    assert_eq!(format!("{:?}", facts.person), format!("{person:?}"));
+    assert!(!facts.mfa_enrolled);
+    assert_eq!(
+        facts.consented_scopes,
+        store
+            .consented_scopes(&fx.person_id, &fx.client_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(facts.consented_scopes, vec!["openid", "email"]);
+    let memberships = store.memberships_of(&fx.person_id).await.unwrap();
+    assert_eq!(memberships.len(), 2);
+    assert_eq!(
+        format!("{:?}", facts.memberships()),
+        format!("{memberships:?}")
+    );
+    for member in &facts.members {
+        let firm = store.firm(&member.firm.id).await.unwrap();
+        assert_eq!(format!("{:?}", Some(&member.firm)), format!("{firm:?}"));
+        let standing = store
+            .standing(&member.firm.id, &fx.person_id)
+            .await
+            .unwrap();
+        assert_eq!(member.standing, standing);
+    }
+    let exemptions: Vec<(bool, bool)> = facts
+        .members
+        .iter()
+        .map(|m| (m.standing.mfa_excluded, m.standing.sso_excluded))
+        .collect();
+    assert!(exemptions.contains(&(true, false)) && exemptions.contains(&(false, true)));
+    let policy = store.password_policy_for(&fx.person_id).await.unwrap();
+    assert_eq!(facts.password_policy(), policy);
+    assert_eq!((policy.min_length, policy.max_age_days), (16, Some(90)));
+
+    // A person who does not exist has no facts, and no error.
+    let none = store
+        .sign_in_facts("no-such-person", &fx.client_id)
+        .await
+        .unwrap();
+    assert!(none.person.is_none() && none.members.is_empty() && !none.mfa_enrolled);
 }
