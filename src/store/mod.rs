@@ -30,7 +30,7 @@ pub mod throttles;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,6 +81,13 @@ fn unavailable_code(code: &str) -> bool {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A PostgreSQL connection idle this long is pinged before use, so that one the server closed
+/// meanwhile (a restart, an idle timeout) is replaced rather than failing a request. sqlx pings
+/// before every use by default, a round trip to the server per statement; connections in
+/// steady use are checked anyway as they go back to the pool (sqlx pings each on release), and
+/// one that breaks while in use fails its query, which answers 503 like any outage.
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
@@ -135,6 +142,10 @@ impl Store {
                     AnyPoolOptions::new()
                         .acquire_timeout(acquire)
                         .max_connections(max)
+                        // A SQLite connection is a file handle on a thread of its own: it does
+                        // not go away between uses, and the ping sqlx sends by default before
+                        // each use is one more hop to that thread per statement.
+                        .test_before_acquire(false)
                         .after_connect(|conn, _| {
                             Box::pin(async move {
                                 conn.execute(
@@ -159,6 +170,15 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .acquire_timeout(acquire)
                     .max_connections(16)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= IDLE_BEFORE_PING {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect(url)
                     .await?;
                 Ok(Store {

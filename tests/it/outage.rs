@@ -6,6 +6,9 @@
 //! It needs a PostgreSQL cluster of its own to stop: `.ci/start-outage-postgres` makes one and
 //! CI sets FG_OUTAGE_DATABASE_URL and FG_OUTAGE_CLUSTER ("15 outage"). Without them the test
 //! says so and does nothing.
+//!
+//! The smaller outage, connections the server closes while the pool holds them idle, needs only
+//! TEST_DATABASE_URL.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -293,4 +296,59 @@ async fn ten_seconds_without_postgresql_fail_fast_lose_nothing_and_recover() {
     }
 
     assert_nothing_half_written(&server.state.settings.database_url).await;
+}
+
+/// The pool does not ping a PostgreSQL connection before every use (a round trip per
+/// statement), only one that sat idle for `IDLE_BEFORE_PING`: connections the server closed
+/// while they were idle (a restart, an idle timeout, `pg_terminate_backend`) are replaced
+/// without a failed request. Needs TEST_DATABASE_URL; on SQLite there is nothing to close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_the_server_closed_while_idle_are_replaced_without_a_failed_request() {
+    let Some(pg) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    else {
+        eprintln!("TEST_DATABASE_URL unset: the idle-connection test did not run");
+        return;
+    };
+    let server = TestServer::start_on(Some(pg), |_| {}).await;
+    let fx = server.fixture().await;
+    let tokens = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let burst = || async {
+        let calls = (0..24).map(|_| userinfo(&server, &access));
+        futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|(status, _, body)| (status, body))
+            .collect::<Vec<_>>()
+    };
+    // Several connections open, then every one of them closed by the server.
+    assert!(burst().await.iter().all(|(s, _)| *s == StatusCode::OK));
+    let admin = sqlx::AnyPool::connect(&server.state.settings.database_url)
+        .await
+        .unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(closed >= 2, "closed {closed} connections");
+    tokio::time::sleep(firmgate::store::IDLE_BEFORE_PING + Duration::from_millis(200)).await;
+
+    let answers = burst().await;
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| *s != StatusCode::OK)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
 }
