@@ -7,6 +7,7 @@ use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::Jwk;
 use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 
+use super::es256::Es256Signer;
 use super::secret_box::{MasterKey, SecretBoxError};
 use crate::clock::UnixTime;
 
@@ -137,7 +138,7 @@ impl LoadedKey {
                 Box::new(RS256.verifier_from_jwk(&public_jwk).map_err(jose)?),
             ),
             SigningAlg::Es256 => (
-                Box::new(ES256.signer_from_der(&der).map_err(jose)?),
+                Box::new(Es256Signer::from_der(&der).map_err(jose)?),
                 Box::new(ES256.verifier_from_jwk(&public_jwk).map_err(jose)?),
             ),
             SigningAlg::EdDsa => (
