@@ -12,6 +12,9 @@
 //! - `storm`: whole browser sign-ins (authorize, login, consent, code, token; the offer to set
 //!   up two-step sign-in is declined if it comes) with a fresh
 //!   browser each, while probes time discovery and client_credentials at a low steady rate.
+//! - `sessions`: `--sessions` live browser sessions of the person `--email` (10,000 by default),
+//!   each then used once through `/authorize` (prompt=none, a code each); benches/run reads the
+//!   server's memory afterwards.
 //! - `argon2`: the ceiling for `storm`, password hashes per second at firmgate's OWASP cost on
 //!   all cores.
 
@@ -39,6 +42,7 @@ enum Scenario {
     Redeem,
     AccessToken,
     Storm,
+    Sessions,
     Argon2,
 }
 
@@ -66,6 +70,9 @@ struct Args {
     probe_client_id: String,
     #[arg(long, default_value = "")]
     probe_client_secret: String,
+    /// How many live sessions `sessions` makes.
+    #[arg(long, default_value_t = 10_000)]
+    sessions: usize,
 }
 
 fn fail<T>(what: impl Into<String>) -> Outcome<T> {
@@ -548,6 +555,69 @@ async fn storm(http: Client, args: Args) -> Outcome<()> {
     Ok(())
 }
 
+/// The sessions are written with firmgate's own store call, a fresh token each, as a sign-in
+/// leaves them: signing in 10,000 times through the pages would spend minutes hashing
+/// passwords. The server's database is the one FIRMGATE_DATABASE_URL names (benches/run
+/// exports it). Then each session asks for a code once, so the server has read, touched and
+/// used every one of them.
+async fn live_sessions(http: Client, args: Args) -> Outcome<()> {
+    use firmgate::crypto::bearer::{random_id, BearerToken, TokenKind};
+    use firmgate::store::sessions::NewSession;
+    let url = std::env::var("FIRMGATE_DATABASE_URL")?;
+    let store = firmgate::store::Store::connect(&url).await?;
+    let person = store
+        .person_by_email(&args.email)
+        .await?
+        .ok_or_else(|| format!("no person {}", args.email))?;
+    let now = firmgate::clock::Clock::system().now();
+    let mut tokens = Vec::with_capacity(args.sessions);
+    for _ in 0..args.sessions {
+        let token = BearerToken::generate();
+        store
+            .insert_session(&NewSession {
+                id: &random_id(),
+                token_hash: &token.hash(TokenKind::Session),
+                person_id: &person.id,
+                auth_time: now,
+                amr: "pwd",
+                expires_at: now + 3600,
+                user_agent: Some("bench_load"),
+                ip: Some("127.0.0.1"),
+                upstream: None,
+            })
+            .await?;
+        tokens.push(token.expose().to_owned());
+    }
+    store.pool().close().await;
+    let cookie = firmgate::web::cookies::CookieName::Session.name(args.base.starts_with("https:"));
+    let tokens = Arc::new(Mutex::new(tokens));
+    let timings = Arc::new(Timings::default());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let (http, args, tokens, timings) =
+            (http.clone(), args.clone(), tokens.clone(), timings.clone());
+        tasks.push(tokio::spawn(async move {
+            let p = pkce();
+            let mut mine = Vec::new();
+            while let Some(token) = tokens.lock().ok().and_then(|mut t| t.pop()) {
+                let t = Instant::now();
+                let mut browser = Browser::new(&http, &args.base);
+                browser.cookies.insert(cookie.to_owned(), token);
+                browser.code(&args, &p.challenge, Some("none")).await?;
+                mine.push(t.elapsed());
+            }
+            timings.add(mine);
+            Outcome::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!("{}", timings.line("live_sessions", started.elapsed()));
+    Ok(())
+}
+
 /// Hashes per second at the OWASP cost firmgate uses, one thread per core.
 fn argon2_ceiling(seconds: u64) -> Outcome<()> {
     use argon2::password_hash::{PasswordHasher, SaltString};
@@ -607,6 +677,7 @@ async fn main() -> Outcome<()> {
             Ok(())
         }
         Scenario::Storm => storm(http, args).await,
+        Scenario::Sessions => live_sessions(http, args).await,
         Scenario::Argon2 => argon2_ceiling(args.seconds.min(5)),
     }
 }
