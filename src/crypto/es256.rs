@@ -1,8 +1,8 @@
 //! The ES256 signer (RFC 7518 §3.4): ECDSA P-256 with SHA-256, the signature as R and S in 32
 //! bytes each. josekit's own signer builds an OpenSSL `EVP` signing context for every token,
 //! whose algorithm look-ups cost about a quarter of each signature here (32k against 43k signs a
-//! second on one core); this one hashes with OpenSSL's SHA-256 and signs the digest with the
-//! key's `EC_KEY` directly. josekit still does all of the JOSE work around it, and verifies.
+//! second on one core); this one hashes with sha2 and signs the digest with the key's `EC_KEY`
+//! directly. josekit still does all of the JOSE work around it, and verifies.
 
 use josekit::jws::{JwsAlgorithm, JwsSigner, ES256};
 use josekit::JoseError;
@@ -10,6 +10,7 @@ use openssl::ec::EcKey;
 use openssl::ecdsa::EcdsaSig;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
+use sha2::Digest;
 
 /// R and S, each a P-256 scalar.
 const COMPONENT_LEN: i32 = 32;
@@ -56,7 +57,8 @@ impl JwsSigner for Es256Signer {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, JoseError> {
-        let digest = openssl::sha::sha256(message);
+        // sha2 rather than OpenSSL's one-shot digest, which looks the algorithm up every call.
+        let digest = sha2::Sha256::digest(message);
         let signature = EcdsaSig::sign(&digest, &self.key)
             .and_then(|sig| {
                 let mut out = sig.r().to_vec_padded(COMPONENT_LEN)?;
