@@ -29,7 +29,8 @@
 //!     (openidconnect crate); the upstream round trip; who an upstream account is (safe
 //!     linking, just-in-time membership). Its pages are `signin::sso` (the buttons and the
 //!     callback) and `account::sso_links` (My Profile).
-//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS, TOTP.
+//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS (ES256
+//!     signed through OpenSSL's EC key directly, `crypto::es256`), TOTP.
 //!   - [`keyring`]: the signing keys in memory, reloaded from the store.
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
