@@ -404,6 +404,42 @@ async fn refresh(http: Client, args: Args) -> Outcome<()> {
     Ok(())
 }
 
+/// Runs `one` once on each of `items`, `connections` at a time, timing each; returns how long
+/// all of them took.
+async fn each_once<T, F, Fut>(
+    connections: usize,
+    items: Vec<T>,
+    timings: Arc<Timings>,
+    one: F,
+) -> Outcome<Duration>
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Outcome<()>> + Send,
+{
+    let items = Arc::new(Mutex::new(items));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (items, timings, one) = (items.clone(), timings.clone(), one.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            // The guard is taken and dropped inside and_then: no lock is held during `one`.
+            while let Some(item) = items.lock().ok().and_then(|mut i| i.pop()) {
+                let t = Instant::now();
+                one(item).await?;
+                mine.push(t.elapsed());
+            }
+            timings.add(mine);
+            Outcome::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed())
+}
+
 /// Codes are minted first (each task signs in once, then asks for codes with its session) for
 /// half the time, then redeemed, so the figure is the redemption alone.
 async fn redeem_codes(http: Client, args: Args) -> Outcome<()> {
@@ -428,33 +464,21 @@ async fn redeem_codes(http: Client, args: Args) -> Outcome<()> {
     for t in tasks {
         t.await??;
     }
-    let codes = Arc::new(Mutex::new(std::mem::take(
-        &mut *codes.lock().map_err(|_| "poisoned")?,
-    )));
-    let minted = codes.lock().map_or(0, |c| c.len());
+    let codes = std::mem::take(&mut *codes.lock().map_err(|_| "poisoned")?);
+    let minted = codes.len();
     let timings = Arc::new(Timings::default());
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let (http, args, codes, timings) =
-            (http.clone(), args.clone(), codes.clone(), timings.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            // The guard is taken and dropped inside and_then: no lock is held while redeeming.
-            while let Some((code, verifier)) = codes.lock().ok().and_then(|mut c| c.pop()) {
-                let t = Instant::now();
-                redeem(&http, &args, &code, &verifier).await?;
-                mine.push(t.elapsed());
-            }
-            timings.add(mine);
-            Outcome::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
+    let elapsed = each_once(
+        args.connections,
+        codes,
+        timings.clone(),
+        move |(code, verifier)| {
+            let (http, args) = (http.clone(), args.clone());
+            async move { redeem(&http, &args, &code, &verifier).await.map(drop) }
+        },
+    )
+    .await?;
     eprintln!("  redeemed {minted} codes");
-    println!("{}", timings.line("code_redemption", started.elapsed()));
+    println!("{}", timings.line("code_redemption", elapsed));
     Ok(())
 }
 
@@ -590,31 +614,20 @@ async fn live_sessions(http: Client, args: Args) -> Outcome<()> {
     }
     store.pool().close().await;
     let cookie = firmgate::web::cookies::CookieName::Session.name(args.base.starts_with("https:"));
-    let tokens = Arc::new(Mutex::new(tokens));
     let timings = Arc::new(Timings::default());
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let (http, args, tokens, timings) =
-            (http.clone(), args.clone(), tokens.clone(), timings.clone());
-        tasks.push(tokio::spawn(async move {
-            let p = pkce();
-            let mut mine = Vec::new();
-            while let Some(token) = tokens.lock().ok().and_then(|mut t| t.pop()) {
-                let t = Instant::now();
-                let mut browser = Browser::new(&http, &args.base);
-                browser.cookies.insert(cookie.to_owned(), token);
-                browser.code(&args, &p.challenge, Some("none")).await?;
-                mine.push(t.elapsed());
-            }
-            timings.add(mine);
-            Outcome::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    println!("{}", timings.line("live_sessions", started.elapsed()));
+    let elapsed = each_once(args.connections, tokens, timings.clone(), move |token| {
+        let (http, args) = (http.clone(), args.clone());
+        async move {
+            let mut browser = Browser::new(&http, &args.base);
+            browser.cookies.insert(cookie.to_owned(), token);
+            browser
+                .code(&args, &pkce().challenge, Some("none"))
+                .await
+                .map(drop)
+        }
+    })
+    .await?;
+    println!("{}", timings.line("live_sessions", elapsed));
     Ok(())
 }
 
