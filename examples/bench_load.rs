@@ -339,7 +339,40 @@ async fn redeem(
     .await
 }
 
-/// Runs `one` in `connections` closed loops for `seconds`; each loop starts from its `seed`.
+/// One task per seed, each calling `step` again and again with what the last call gave, timing
+/// each call that did something, until `step` answers `None`; returns how long all of them took.
+async fn timed_tasks<S, F, Fut>(seeds: Vec<S>, timings: Arc<Timings>, step: F) -> Outcome<Duration>
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Outcome<Option<S>>> + Send,
+{
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for seed in seeds {
+        let (step, timings) = (step.clone(), timings.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut state = seed;
+            let mut mine = Vec::new();
+            loop {
+                let t = Instant::now();
+                let Some(next) = step(state).await? else {
+                    break;
+                };
+                mine.push(t.elapsed());
+                state = next;
+            }
+            timings.add(mine);
+            Outcome::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Runs `one` in closed loops for `seconds`, one per seed; each loop starts from its seed.
 async fn closed_loops<S, F, Fut>(
     args: &Args,
     seeds: Vec<S>,
@@ -352,27 +385,16 @@ where
     Fut: std::future::Future<Output = Outcome<S>> + Send,
 {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for seed in seeds {
+    timed_tasks(seeds, timings, move |state| {
         let one = one.clone();
-        let timings = timings.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut state = seed;
-            let mut mine = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                state = one(state).await?;
-                mine.push(t.elapsed());
+        async move {
+            if Instant::now() >= deadline {
+                return Ok(None);
             }
-            timings.add(mine);
-            Outcome::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(started.elapsed())
+            one(state).await.map(Some)
+        }
+    })
+    .await
 }
 
 async fn refresh(http: Client, args: Args) -> Outcome<()> {
@@ -418,26 +440,17 @@ where
     Fut: std::future::Future<Output = Outcome<()>> + Send,
 {
     let items = Arc::new(Mutex::new(items));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (items, timings, one) = (items.clone(), timings.clone(), one.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
+    timed_tasks(vec![(); connections], timings, move |()| {
+        let (items, one) = (items.clone(), one.clone());
+        async move {
             // The guard is taken and dropped inside and_then: no lock is held during `one`.
-            while let Some(item) = items.lock().ok().and_then(|mut i| i.pop()) {
-                let t = Instant::now();
-                one(item).await?;
-                mine.push(t.elapsed());
-            }
-            timings.add(mine);
-            Outcome::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(started.elapsed())
+            let Some(item) = items.lock().ok().and_then(|mut i| i.pop()) else {
+                return Ok(None);
+            };
+            one(item).await.map(Some)
+        }
+    })
+    .await
 }
 
 /// Codes are minted first (each task signs in once, then asks for codes with its session) for
