@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -18,6 +16,9 @@ use crate::crypto::password::{PasswordHashError, PasswordHasherPool};
 use crate::keyring::Keyring;
 use crate::mail::sender::Mailer;
 use crate::store::{Store, StoreError};
+
+/// Longest a request may take once its headers are in (`408 Request Timeout` after).
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// Largest request body accepted anywhere (forms and token requests are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -119,14 +120,18 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::demo::routes())
         .merge(crate::web::statics::routes())
         .fallback(not_found)
-        .layer(crate::web::headers::security_headers())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        // Outermost, so that requests cut off by the time limit are counted and logged too.
-        .layer(axum::middleware::from_fn(crate::observe::requests::observe))
+        // Every route's middleware, outermost first, applied as one stack: each `Router::layer`
+        // call wraps every route in one more boxed service, cloned on every request.
+        .layer(
+            tower::ServiceBuilder::new()
+                // Outermost, so that requests cut off by the time limit are counted and logged.
+                .layer(crate::observe::requests::ObserveLayer)
+                .layer(crate::web::time_limit::TimeLimitLayer::new(
+                    REQUEST_TIME_LIMIT,
+                ))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(crate::web::headers::security_headers()),
+        )
         .with_state(state)
 }
 

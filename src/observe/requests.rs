@@ -3,15 +3,18 @@
 //! written while the request is served carries it in the `request` span. The span holds the
 //! route template, never the path or query: those carry codes, tokens and e-mail addresses.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
+use tower::{Layer, Service};
+use tracing::Span;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -52,28 +55,99 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-pub async fn observe(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let given = request
-        .headers()
-        .get(&REQUEST_ID)
-        .filter(|v| v.to_str().is_ok_and(acceptable))
-        .cloned();
-    let id = match given {
-        Some(value) => value,
-        None => HeaderValue::try_from(new_id()).unwrap_or(HeaderValue::from_static("unnamed")),
-    };
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
-    let method = method_label(request.method());
-    // Checked to be visible ASCII above (given) or made of it (made).
-    let id_text = id.to_str().unwrap_or("unnamed");
-    let span = tracing::info_span!("request", id = %id_text, method, route = %route);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    let seconds = started.elapsed().as_secs_f64();
-    super::metrics::request(route, method, status.as_str(), seconds);
-    span.in_scope(|| {
+/// The layer that observes every request. A plain tower layer rather than an axum `from_fn`
+/// middleware: it runs on every request, discovery and JWKS included, and `from_fn` costs a
+/// boxed future and two clones of the route's boxed service per request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let given = request
+            .headers()
+            .get(&REQUEST_ID)
+            .filter(|v| v.to_str().is_ok_and(acceptable))
+            .cloned();
+        let id = match given {
+            Some(value) => value,
+            None => HeaderValue::try_from(new_id()).unwrap_or(HeaderValue::from_static("unnamed")),
+        };
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = method_label(request.method());
+        // Checked to be visible ASCII above (given) or made of it (made).
+        let id_text = id.to_str().unwrap_or("unnamed");
+        let route_text = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let span = tracing::info_span!("request", id = %id_text, method, route = %route_text);
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Observed {
+            inner,
+            span,
+            started,
+            route,
+            method,
+            id: Some(id),
+        }
+    }
+}
+
+const UNMATCHED: &str = "(unmatched)";
+
+pin_project_lite::pin_project! {
+    /// The route's response future, run inside the request's span; when it is ready, the
+    /// request is counted and logged and the id is put on the response.
+    pub struct Observed<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        started: Instant,
+        route: Option<MatchedPath>,
+        method: &'static str,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut response = ready!(this.inner.poll(cx))?;
+        let status = response.status();
+        let seconds = this.started.elapsed().as_secs_f64();
+        let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        super::metrics::request(route, this.method, status.as_str(), seconds);
         if status.is_server_error() {
             tracing::warn!(
                 status = status.as_u16(),
@@ -87,9 +161,11 @@ pub async fn observe(request: Request, next: Next) -> Response {
                 "request served"
             );
         }
-    });
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 #[cfg(test)]

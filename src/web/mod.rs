@@ -1,6 +1,6 @@
 //! HTTP plumbing with no business rules: parameter parsing, cookies, the browser binding and
-//! CSRF, the client address, security headers, rendering, static assets, and the connection
-//! loop with its limits.
+//! CSRF, the client address, security headers, rendering, static assets, the request time limit,
+//! and the connection loop with its limits.
 
 pub mod browser;
 pub mod client_ip;
@@ -10,3 +10,4 @@ pub mod params;
 pub mod render;
 pub mod server;
 pub mod statics;
+pub mod time_limit;
