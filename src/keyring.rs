@@ -2,12 +2,14 @@
 //! JWKS document prebuilt. Rotation (`firmgate keys rotate`) writes to the database; every node
 //! picks it up on its next reload, well before the new key may sign (`key_publish_lead`).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::crypto::bearer::random_id;
-use crate::crypto::keys::{generate, KeyError, KeySet, LoadedKey, SigningAlg};
+use crate::crypto::keys::{generate, AlgorithmSet, KeyError, KeySet, LoadedKey, SigningAlg};
 use crate::crypto::secret_box::MasterKey;
 use crate::store::{Store, StoreError};
 
@@ -26,9 +28,12 @@ struct Loaded {
     jwks: bytes::Bytes,
 }
 
+/// Read on every token and every JWKS or discovery request, from every core, and written once
+/// per reload: an `ArcSwap` read touches no memory shared with the other readers, where a lock
+/// (or a reference count) bounces one cache line between the cores on each request.
 #[derive(Clone, Debug)]
 pub struct Keyring {
-    inner: Arc<RwLock<Loaded>>,
+    inner: Arc<ArcSwap<Loaded>>,
 }
 
 impl Default for Keyring {
@@ -40,7 +45,7 @@ impl Default for Keyring {
 impl Keyring {
     pub fn new() -> Self {
         Keyring {
-            inner: Arc::new(RwLock::new(Loaded {
+            inner: Arc::new(ArcSwap::from_pointee(Loaded {
                 set: Arc::new(KeySet::default()),
                 jwks: bytes::Bytes::from_static(b"{\"keys\":[]}"),
             })),
@@ -48,17 +53,16 @@ impl Keyring {
     }
 
     pub fn current(&self) -> Arc<KeySet> {
-        match self.inner.read() {
-            Ok(g) => g.set.clone(),
-            Err(poisoned) => poisoned.into_inner().set.clone(),
-        }
+        self.inner.load().set.clone()
     }
 
     pub fn jwks(&self) -> bytes::Bytes {
-        match self.inner.read() {
-            Ok(g) => g.jwks.clone(),
-            Err(poisoned) => poisoned.into_inner().jwks.clone(),
-        }
+        self.inner.load().jwks.clone()
+    }
+
+    /// The algorithms that may sign now (what discovery advertises).
+    pub fn signing_algorithms(&self, now: UnixTime) -> AlgorithmSet {
+        self.inner.load().set.algorithms(now)
     }
 
     /// First start: one key of each algorithm, signing at once (nothing to pre-publish for).
@@ -97,14 +101,10 @@ impl Keyring {
         if current.len() != set.len() {
             tracing::debug!(keys = set.len(), "signing keys loaded");
         }
-        let mut g = match self.inner.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *g = Loaded {
+        self.inner.store(Arc::new(Loaded {
             set: Arc::new(set),
             jwks: bytes::Bytes::from(jwks),
-        };
+        }));
         Ok(())
     }
 

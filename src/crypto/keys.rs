@@ -20,6 +20,19 @@ pub enum SigningAlg {
     EdDsa,
 }
 
+/// A set of signing algorithms, kept without allocating (discovery checks it per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlgorithmSet([bool; 3]);
+
+impl AlgorithmSet {
+    pub fn iter(self) -> impl Iterator<Item = SigningAlg> {
+        SigningAlg::ALL
+            .into_iter()
+            .zip(self.0)
+            .filter_map(|(alg, present)| present.then_some(alg))
+    }
+}
+
 impl SigningAlg {
     pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
 
@@ -215,11 +228,9 @@ impl KeySet {
         serde_json::json!({ "keys": keys }).to_string()
     }
 
-    pub fn algorithms(&self, now: UnixTime) -> Vec<SigningAlg> {
-        SigningAlg::ALL
-            .into_iter()
-            .filter(|a| self.signing_key(*a, now).is_ok())
-            .collect()
+    /// The algorithms that have a key that may sign now.
+    pub fn algorithms(&self, now: UnixTime) -> AlgorithmSet {
+        AlgorithmSet(SigningAlg::ALL.map(|alg| self.signing_key(alg, now).is_ok()))
     }
 
     /// How many keys are loaded (published or retired-but-published).

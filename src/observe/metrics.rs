@@ -6,10 +6,13 @@
 //! Labels come only from bounded sets (route templates, standard methods, status codes, audit
 //! kinds), never from anything a client sends, so no request can grow the registry.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+
+use axum::http::StatusCode;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -95,6 +98,49 @@ pub fn request(route: &str, method: &str, status: &str, seconds: f64) {
     if let Some(m) = METRICS.as_ref() {
         m.requests.with_label_values(&[route, method, status]).inc();
         m.latency.with_label_values(&[route]).observe(seconds);
+    }
+}
+
+/// One route's instruments, looked up on its first request and kept: finding a labelled
+/// instrument takes a lock and a hash of the labels, which every request paid for before. The
+/// observe layer keeps one per route it wraps.
+#[derive(Debug, Default)]
+pub struct RouteInstruments {
+    latency: OnceLock<(Box<str>, Histogram)>,
+    /// The first few method and status pairs the route answers with; others are looked up.
+    counters: [OnceLock<(&'static str, u16, IntCounter)>; 4],
+}
+
+impl RouteInstruments {
+    /// Counts one answered request, as [`request`] does.
+    pub fn request(&self, route: &str, method: &'static str, status: StatusCode, seconds: f64) {
+        let Some(m) = METRICS.as_ref() else {
+            return;
+        };
+        let (kept_for, latency) = self
+            .latency
+            .get_or_init(|| (route.into(), m.latency.with_label_values(&[route])));
+        if **kept_for != *route {
+            // Not the route these were kept for (a service mounted under several).
+            return request(route, method, status.as_str(), seconds);
+        }
+        latency.observe(seconds);
+        let code = status.as_u16();
+        for slot in &self.counters {
+            let (kept_method, kept_code, counter) = slot.get_or_init(|| {
+                let counter = m
+                    .requests
+                    .with_label_values(&[route, method, status.as_str()]);
+                (method, code, counter)
+            });
+            if *kept_method == method && *kept_code == code {
+                counter.inc();
+                return;
+            }
+        }
+        m.requests
+            .with_label_values(&[route, method, status.as_str()])
+            .inc();
     }
 }
 

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +15,8 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use tower::{Layer, Service};
 use tracing::Span;
+
+use super::metrics::RouteInstruments;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,7 +33,13 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// An id made here: this process's prefix and a counter.
 fn new_id() -> String {
-    format!("{}-{}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
+    let mut counter = itoa::Buffer::new();
+    let counter = counter.format(NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut id = String::with_capacity(PREFIX.len() + 1 + counter.len());
+    id.push_str(&PREFIX);
+    id.push('-');
+    id.push_str(counter);
+    id
 }
 
 /// 1 to 64 of `[A-Za-z0-9._-]`: safe to log and to echo.
@@ -65,13 +73,18 @@ impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
     fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner }
+        Observe {
+            inner,
+            instruments: Arc::default(),
+        }
     }
 }
 
+/// The router applies the layer to each route on its own, so each `Observe` serves one route.
 #[derive(Clone, Debug)]
 pub struct Observe<S> {
     inner: S,
+    instruments: Arc<RouteInstruments>,
 }
 
 impl<S> Service<Request> for Observe<S>
@@ -109,6 +122,7 @@ where
         };
         Observed {
             inner,
+            instruments: self.instruments.clone(),
             span,
             started,
             route,
@@ -126,6 +140,7 @@ pin_project_lite::pin_project! {
     pub struct Observed<F> {
         #[pin]
         inner: F,
+        instruments: Arc<RouteInstruments>,
         span: Span,
         started: Instant,
         route: Option<MatchedPath>,
@@ -147,7 +162,8 @@ where
         let status = response.status();
         let seconds = this.started.elapsed().as_secs_f64();
         let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-        super::metrics::request(route, this.method, status.as_str(), seconds);
+        this.instruments
+            .request(route, this.method, status, seconds);
         if status.is_server_error() {
             tracing::warn!(
                 status = status.as_u16(),

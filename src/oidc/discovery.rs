@@ -1,32 +1,28 @@
 //! OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414): every field true, nothing
 //! advertised that firmgate does not implement.
 
+use arc_swap::ArcSwapOption;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use serde_json::json;
 
 use super::claims::{ACR_VALUES_SUPPORTED, CLAIMS_SUPPORTED};
 use super::request::SUPPORTED_SCOPES;
 use crate::app::AppState;
-use crate::crypto::keys::SigningAlg;
+use crate::crypto::keys::{AlgorithmSet, SigningAlg};
 
-pub fn document(state: &AppState) -> serde_json::Value {
+fn document(state: &AppState, signing: AlgorithmSet) -> serde_json::Value {
     let issuer = state.issuer();
-    let algs: Vec<&str> = state
-        .keys
-        .current()
-        .algorithms(state.clock.now())
-        .into_iter()
-        .map(|a| a.as_str())
-        .collect();
+    let algs: Vec<&str> = signing.iter().map(SigningAlg::as_str).collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
-                "end_session_endpoint": format!("{issuer}/logout"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "introspection_endpoint": format!("{issuer}/introspect"),
@@ -53,10 +49,11 @@ pub fn document(state: &AppState) -> serde_json::Value {
 }
 
 /// The serialised document, rebuilt only when the signing algorithms on offer change (a key
-/// rotation or a key becoming active); everything else in it is fixed for the process.
+/// rotation or a key becoming active); everything else in it is fixed for the process. Read
+/// per request from every core, so an `ArcSwap` rather than a lock (see `Keyring`).
 #[derive(Default)]
 pub struct DiscoveryCache {
-    built: std::sync::RwLock<Option<(Vec<SigningAlg>, bytes::Bytes)>>,
+    built: ArcSwapOption<(AlgorithmSet, bytes::Bytes)>,
 }
 
 impl std::fmt::Debug for DiscoveryCache {
@@ -66,38 +63,42 @@ impl std::fmt::Debug for DiscoveryCache {
 }
 
 fn cached_document(state: &AppState) -> bytes::Bytes {
-    let algs = state.keys.current().algorithms(state.clock.now());
-    if let Ok(guard) = state.discovery.built.read() {
-        if let Some((cached_algs, body)) = guard.as_ref() {
-            if *cached_algs == algs {
-                return body.clone();
-            }
+    let signing = state.keys.signing_algorithms(state.clock.now());
+    if let Some((built_for, body)) = state.discovery.built.load().as_deref() {
+        if *built_for == signing {
+            return body.clone();
         }
     }
-    let body = bytes::Bytes::from(document(state).to_string());
-    if let Ok(mut guard) = state.discovery.built.write() {
-        *guard = Some((algs, body.clone()));
-    }
+    let body = bytes::Bytes::from(document(state, signing).to_string());
+    state
+        .discovery
+        .built
+        .store(Some(std::sync::Arc::new((signing, body.clone()))));
     body
 }
 
-pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        cached_document(&state),
-    )
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    public_json(cached_document(&state), "public, max-age=300")
 }
 
-pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            // Shorter than the key publish lead, so a rotated-in key is seen before it signs.
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        state.keys.jwks(),
-    )
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    // Shorter than the key publish lead, so a rotated-in key is seen before it signs.
+    public_json(state.keys.jwks(), "public, max-age=60")
+}
+
+/// Prebuilt JSON that caches may keep. The header map is sized for the headers every response
+/// gets on its way out (`web::headers`, the request id), so it is allocated once.
+fn public_json(body: bytes::Bytes, cache_control: &'static str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let mut headers = HeaderMap::with_capacity(crate::web::headers::RESPONSE_HEADERS);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    *response.headers_mut() = headers;
+    response
 }

@@ -1,8 +1,8 @@
 //! The connection loop, with the limits that keep slow or huge requests from tying the server
-//! up (`axum::serve` sets no timer, so hyper's header timeout would never fire):
+//! up (`axum::serve` has none of them):
 //!
-//! - a request's headers must arrive within [`HEADER_READ_TIMEOUT`], and an idle keep-alive
-//!   connection closes after the same time;
+//! - a connection closes when it has gone [`super::idle::IDLE_LIMIT`] without a request in
+//!   progress: headers that have not arrived by then, and idle keep-alive connections;
 //! - headers are at most [`MAX_HEADER_BYTES`] (hyper answers 431 above it);
 //! - at most [`MAX_CONNECTIONS`] connections at once: further ones are closed at accept;
 //! - bodies (64 KiB) and whole requests (30 s) are limited by the router's layers.
@@ -26,25 +26,24 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+use super::idle::{Activity, Tracked, IDLE_LIMIT};
+
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const MAX_CONNECTIONS: usize = 4096;
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
 
 fn builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES);
+    // No header-read timeout from hyper: `idle` watches each connection instead, without a
+    // timer per request.
+    builder.http1().max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
         .max_concurrent_streams(128)
         .keep_alive_interval(Some(Duration::from_secs(20)))
-        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+        .keep_alive_timeout(IDLE_LIMIT);
     builder
 }
 
@@ -80,7 +79,8 @@ pub async fn serve_connections(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service =
+        let activity = Activity::new();
+        let service = Tracked::new(
             router
                 .clone()
                 .map_request(move |mut request: axum::http::Request<Incoming>| {
@@ -88,16 +88,26 @@ pub async fn serve_connections(
                         .extensions_mut()
                         .insert(ConnectInfo::<SocketAddr>(peer));
                     request
-                });
+                }),
+            activity.clone(),
+        );
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(
+            let connection = watcher.watch(builder.serve_connection_with_upgrades(
                 TokioIo::new(stream),
                 TowerToHyperService::new(service),
-            );
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::trace!(error = %e, "connection ended with an error");
+            ));
+            tokio::select! {
+                biased;
+                ended = connection => {
+                    if let Err(e) = ended {
+                        tracing::trace!(error = %e, "connection ended with an error");
+                    }
+                }
+                () = activity.idle_for(IDLE_LIMIT) => {
+                    tracing::debug!("closing a connection idle for {} s", IDLE_LIMIT.as_secs());
+                }
             }
             drop(slot);
         });
