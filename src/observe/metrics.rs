@@ -6,19 +6,17 @@
 //! Labels come only from bounded sets (route templates, standard methods, status codes, audit
 //! kinds), never from anything a client sends, so no request can grow the registry.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use axum::http::StatusCode;
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
-};
+use super::request_instruments::{Collected, RequestInstruments, ShardedCounter, ShardedHistogram};
 
 pub struct Metrics {
     registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
+    /// `http_requests_total` and `http_request_duration_seconds`.
+    requests: Arc<RequestInstruments>,
     audit_events: IntCounterVec,
     pool_size: IntGauge,
     pool_idle: IntGauge,
@@ -38,18 +36,14 @@ pub struct MetricsError(#[from] prometheus::Error);
 impl Metrics {
     fn new() -> Result<Metrics, MetricsError> {
         let registry = Registry::new_custom(Some("firmgate".into()), None)?;
-        let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered"),
-            &["route", "method", "status"],
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
+        let requests = Arc::new(RequestInstruments::new(
+            LATENCY_BUCKETS,
+            ("http_requests_total", "HTTP requests answered"),
+            (
                 "http_request_duration_seconds",
                 "Time from request to response headers",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route"],
-        )?;
+            ),
+        )?);
         let audit_events = IntCounterVec::new(
             Opts::new(
                 "audit_events_total",
@@ -61,8 +55,7 @@ impl Metrics {
         let pool_size = IntGauge::new("db_pool_connections", "Open database connections")?;
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")?;
         let pool_max = IntGauge::new("db_pool_max_connections", "Database pool size limit")?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(Collected(requests.clone())))?;
         registry.register(Box::new(audit_events.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
@@ -74,7 +67,6 @@ impl Metrics {
         Ok(Metrics {
             registry,
             requests,
-            latency,
             audit_events,
             pool_size,
             pool_idle,
@@ -94,21 +86,20 @@ static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match Metrics::new(
 });
 
 /// Counts one answered request.
-pub fn request(route: &str, method: &str, status: &str, seconds: f64) {
+pub fn request(route: &str, method: &'static str, status: StatusCode, seconds: f64) {
     if let Some(m) = METRICS.as_ref() {
-        m.requests.with_label_values(&[route, method, status]).inc();
-        m.latency.with_label_values(&[route]).observe(seconds);
+        m.requests.counter(route, method, status.as_u16()).inc();
+        m.requests.latency(route).observe(seconds);
     }
 }
 
-/// One route's instruments, looked up on its first request and kept: finding a labelled
-/// instrument takes a lock and a hash of the labels, which every request paid for before. The
-/// observe layer keeps one per route it wraps.
+/// One route's instruments, looked up on its first request and kept: finding them takes a lock
+/// and a hash of the labels. The observe layer keeps one per route it wraps.
 #[derive(Debug, Default)]
 pub struct RouteInstruments {
-    latency: OnceLock<(Box<str>, Histogram)>,
+    latency: OnceLock<(Box<str>, Arc<ShardedHistogram>)>,
     /// The first few method and status pairs the route answers with; others are looked up.
-    counters: [OnceLock<(&'static str, u16, IntCounter)>; 4],
+    counters: [OnceLock<(&'static str, u16, Arc<ShardedCounter>)>; 4],
 }
 
 impl RouteInstruments {
@@ -119,28 +110,22 @@ impl RouteInstruments {
         };
         let (kept_for, latency) = self
             .latency
-            .get_or_init(|| (route.into(), m.latency.with_label_values(&[route])));
+            .get_or_init(|| (route.into(), m.requests.latency(route)));
         if **kept_for != *route {
             // Not the route these were kept for (a service mounted under several).
-            return request(route, method, status.as_str(), seconds);
+            return request(route, method, status, seconds);
         }
         latency.observe(seconds);
         let code = status.as_u16();
         for slot in &self.counters {
-            let (kept_method, kept_code, counter) = slot.get_or_init(|| {
-                let counter = m
-                    .requests
-                    .with_label_values(&[route, method, status.as_str()]);
-                (method, code, counter)
-            });
+            let (kept_method, kept_code, counter) =
+                slot.get_or_init(|| (method, code, m.requests.counter(route, method, code)));
             if *kept_method == method && *kept_code == code {
                 counter.inc();
                 return;
             }
         }
-        m.requests
-            .with_label_values(&[route, method, status.as_str()])
-            .inc();
+        m.requests.counter(route, method, code).inc();
     }
 }
 

@@ -7,6 +7,7 @@
 //! from the loopback interface that no proxy forwarded.
 
 pub mod metrics;
+pub mod request_instruments;
 pub mod requests;
 
 use std::net::SocketAddr;
