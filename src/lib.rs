@@ -15,7 +15,8 @@
 //!     two-step sign-in set-up and removal, and the live password strength estimate.
 //!   - [`demo`]: the built-in demo relying party of `firmgate serve --demo`.
 //!   - [`web`]: plumbing with no business rules (parameters, cookies, CSRF, headers, rendering)
-//!     and the connection loop with its limits (`web::server`).
+//!     and the connection loop with its limits (`web::server`; idle connections `web::idle`,
+//!     the request time limit `web::time_limit`).
 //! - Domain
 //!   - [`account`] (its domain half): password rules with the firm lifecycle (expiry, reuse,
 //!     composition), changes, reset links, invitations; `account::mfa` (TOTP factors, recovery
@@ -37,7 +38,8 @@
 //! - [`store`]: all SQL, SQLite or PostgreSQL (on SQLite, reads through a pool and writes
 //!   through one connection of their own); client records cached per node for at most 2 s;
 //!   refresh-token rotations waiting at the same moment written as one statement.
-//! - [`observe`]: `/healthz`, `/readyz`, Prometheus `/metrics`, request ids in every log line.
+//! - [`observe`]: `/healthz`, `/readyz`, Prometheus `/metrics` (request counts and latency in
+//!   per-thread shards), request ids in every log line.
 //! - Wiring: [`app`] (state, routes, server), [`cli`], [`config`], [`clock`], [`error`].
 
 pub mod account;
