@@ -160,3 +160,61 @@ pub fn render(pool: &PoolStats) -> Result<(String, String), MetricsError> {
         encoder.format_type().to_owned(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+    }
+
+    #[test]
+    fn a_routes_kept_instruments_count_every_request_including_answers_past_the_kept_few() {
+        // A route no other test uses: the registry is process-wide.
+        let route = "/test-only/kept-instruments";
+        let kept = RouteInstruments::default();
+        for _ in 0..3 {
+            kept.request(route, "GET", StatusCode::OK, 0.0002);
+        }
+        // Six kinds of answer in all, more than the four kept.
+        for status in [400, 401, 404, 429, 500] {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
+            kept.request(route, "POST", status, 0.02);
+            kept.request(route, "POST", status, 0.02);
+        }
+        // The same instruments asked about another route count it under that route.
+        kept.request("/test-only/other", "GET", StatusCode::OK, 0.0002);
+        let pool = PoolStats {
+            size: 1,
+            idle: 1,
+            max: 1,
+        };
+        let (text, _) = render(&pool).unwrap_or_default();
+        let count = |method: &str, status: &str| {
+            sample(
+                &text,
+                &format!(
+                    "firmgate_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+                ),
+            )
+        };
+        assert_eq!(count("GET", "200"), Some(3.0), "{text}");
+        for status in ["400", "401", "404", "429", "500"] {
+            assert_eq!(count("POST", status), Some(2.0), "{status}: {text}");
+        }
+        let latency = |series: &str| {
+            sample(
+                &text,
+                &format!("firmgate_http_request_duration_seconds_{series}"),
+            )
+        };
+        assert_eq!(latency(&format!("count{{route=\"{route}\"}}")), Some(13.0));
+        assert_eq!(
+            latency(&format!("bucket{{route=\"{route}\",le=\"0.0005\"}}")),
+            Some(3.0)
+        );
+        assert_eq!(latency("count{route=\"/test-only/other\"}"), Some(1.0));
+    }
+}
