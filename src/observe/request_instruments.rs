@@ -9,13 +9,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 
-/// More than the cores of the machines firmgate runs on; threads beyond share shards.
-const SHARDS: usize = 16;
+/// As many as the cores of the machines firmgate runs on; further threads share shards.
+const SHARDS: usize = 8;
+
+/// Most latency bounds a histogram may have (firmgate's has 15).
+const MAX_BOUNDS: usize = 15;
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
@@ -52,30 +55,28 @@ impl ShardedCounter {
     }
 }
 
-#[derive(Debug)]
+/// Inline, so that the counts stay within the shard's own cache lines.
+#[derive(Debug, Default)]
 struct LatencyShard {
-    /// Observations per bucket, not cumulative; the last counts those above every bound.
-    buckets: Vec<AtomicU64>,
+    /// Observations per bucket, not cumulative; the one after the last bound counts those
+    /// above every bound.
+    buckets: [AtomicU64; MAX_BOUNDS + 1],
     nanos: AtomicU64,
 }
 
 #[derive(Debug)]
 pub struct ShardedHistogram {
+    /// At most `MAX_BOUNDS`, strictly ascending (checked by `RequestInstruments::new`).
     bounds: &'static [f64],
-    shards: Box<[Padded<LatencyShard>]>,
+    shards: [Padded<LatencyShard>; SHARDS],
 }
 
 impl ShardedHistogram {
     fn new(bounds: &'static [f64]) -> ShardedHistogram {
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Padded(LatencyShard {
-                    buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-                    nanos: AtomicU64::new(0),
-                })
-            })
-            .collect();
-        ShardedHistogram { bounds, shards }
+        ShardedHistogram {
+            bounds,
+            shards: Default::default(),
+        }
     }
 
     pub fn observe(&self, seconds: f64) {
@@ -95,7 +96,7 @@ impl ShardedHistogram {
     fn proto(&self) -> proto::Histogram {
         let mut per_bucket = vec![0u64; self.bounds.len() + 1];
         let mut nanos = 0u64;
-        for shard in &*self.shards {
+        for shard in &self.shards {
             for (total, count) in per_bucket.iter_mut().zip(&shard.0.buckets) {
                 *total += count.load(Ordering::Relaxed);
             }
@@ -137,6 +138,11 @@ impl RequestInstruments {
         requests: (&str, &str),
         latency: (&str, &str),
     ) -> prometheus::Result<RequestInstruments> {
+        if buckets.len() > MAX_BOUNDS || !buckets.is_sorted_by(|a, b| a < b) {
+            return Err(prometheus::Error::Msg(format!(
+                "latency bounds must be strictly ascending and at most {MAX_BOUNDS}"
+            )));
+        }
         let desc = |(name, help): (&str, &str), labels: &[&str]| {
             Desc::new(
                 name.to_owned(),
@@ -155,20 +161,23 @@ impl RequestInstruments {
     }
 
     pub fn counter(&self, route: &str, method: &'static str, status: u16) -> Arc<ShardedCounter> {
-        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        counters
+        locked(&self.counters)
             .entry((route.into(), method, status))
             .or_default()
             .clone()
     }
 
     pub fn latency(&self, route: &str) -> Arc<ShardedHistogram> {
-        let mut latencies = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
-        latencies
+        locked(&self.latencies)
             .entry(route.into())
             .or_insert_with(|| Arc::new(ShardedHistogram::new(self.buckets)))
             .clone()
     }
+}
+
+/// The tables hold only counts, which a panic elsewhere cannot leave half-written.
+fn locked<T>(table: &Mutex<T>) -> MutexGuard<'_, T> {
+    table.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Label pairs sorted by name, as the text encoder expects.
@@ -205,41 +214,29 @@ impl Collector for Collected {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let instruments = &self.0;
-        let counters: Vec<proto::Metric> = {
-            let counters = instruments
-                .counters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            counters
-                .iter()
-                .map(|((route, method, status), counter)| {
-                    let status = status.to_string();
-                    let mut metric = proto::Metric::from_label(labels(&[
-                        ("route", route),
-                        ("method", method),
-                        ("status", &status),
-                    ]));
-                    let mut value = proto::Counter::default();
-                    value.set_value(counter.get() as f64);
-                    metric.set_counter(value);
-                    metric
-                })
-                .collect()
-        };
-        let latencies: Vec<proto::Metric> = {
-            let latencies = instruments
-                .latencies
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            latencies
-                .iter()
-                .map(|(route, histogram)| {
-                    let mut metric = proto::Metric::from_label(labels(&[("route", route)]));
-                    metric.set_histogram(histogram.proto());
-                    metric
-                })
-                .collect()
-        };
+        let counters: Vec<proto::Metric> = locked(&instruments.counters)
+            .iter()
+            .map(|((route, method, status), counter)| {
+                let status = status.to_string();
+                let mut metric = proto::Metric::from_label(labels(&[
+                    ("route", route),
+                    ("method", method),
+                    ("status", &status),
+                ]));
+                let mut value = proto::Counter::default();
+                value.set_value(counter.get() as f64);
+                metric.set_counter(value);
+                metric
+            })
+            .collect();
+        let latencies: Vec<proto::Metric> = locked(&instruments.latencies)
+            .iter()
+            .map(|(route, histogram)| {
+                let mut metric = proto::Metric::from_label(labels(&[("route", route)]));
+                metric.set_histogram(histogram.proto());
+                metric
+            })
+            .collect();
         vec![
             family(&instruments.requests_desc, MetricType::COUNTER, counters),
             family(&instruments.latency_desc, MetricType::HISTOGRAM, latencies),
@@ -284,6 +281,16 @@ mod tests {
         assert_eq!(cumulative, [2, 3, 5]);
         assert_eq!(proto.get_sample_count(), 6);
         assert!((proto.get_sample_sum() - 2.1065).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bounds_that_do_not_fit_a_shard_or_are_out_of_order_are_refused() {
+        static TOO_MANY: [f64; MAX_BOUNDS + 1] = [0.5; MAX_BOUNDS + 1];
+        let names = (("r_total", "r"), ("l_seconds", "l"));
+        assert!(RequestInstruments::new(&TOO_MANY, names.0, names.1).is_err());
+        assert!(RequestInstruments::new(&[0.1, 0.01], names.0, names.1).is_err());
+        assert!(RequestInstruments::new(&[0.1, 0.1], names.0, names.1).is_err());
+        assert!(RequestInstruments::new(BOUNDS, names.0, names.1).is_ok());
     }
 
     #[test]
