@@ -3,9 +3,9 @@
 //! picks it up on its next reload, well before the new key may sign (`key_publish_lead`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::crypto::bearer::random_id;

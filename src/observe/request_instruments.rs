@@ -319,27 +319,19 @@ mod tests {
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("# TYPE x_t_requests_total counter"), "{text}");
-        assert!(
-            text.contains("x_t_requests_total{method=\"GET\",route=\"/jwks\",status=\"200\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("x_t_requests_total{method=\"POST\",route=\"/token\",status=\"400\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("# TYPE x_t_seconds histogram"), "{text}");
-        assert!(
-            text.contains("x_t_seconds_bucket{route=\"/jwks\",le=\"0.001\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("x_t_seconds_bucket{route=\"/jwks\",le=\"+Inf\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("x_t_seconds_count{route=\"/jwks\"} 1"),
-            "{text}"
-        );
+        for line in [
+            "# TYPE x_t_requests_total counter",
+            "x_t_requests_total{method=\"GET\",route=\"/jwks\",status=\"200\"} 2",
+            "x_t_requests_total{method=\"POST\",route=\"/token\",status=\"400\"} 1",
+            "# TYPE x_t_seconds histogram",
+            "x_t_seconds_bucket{route=\"/jwks\",le=\"0.001\"} 1",
+            "x_t_seconds_bucket{route=\"/jwks\",le=\"+Inf\"} 1",
+            "x_t_seconds_count{route=\"/jwks\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from {text}"
+            );
+        }
     }
 }

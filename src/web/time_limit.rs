@@ -1,11 +1,11 @@
-//! The whole-request time limit: a request still unanswered after it gets `408 Request
-//! Timeout` (the connection loop limits the time to read headers; this limits the rest).
+//! The whole-request time limit: a request still unanswered when the limit passes gets `408
+//! Request Timeout`. It runs once the headers are in; the time before that is `web::idle`'s.
 //!
 //! tower-http's timeout arms its timer before the handler runs, so every request inserts into
-//! and removes from the runtime's timer wheel, which takes a lock shared by all workers. Most
-//! requests here (discovery, JWKS, token checks answered from memory) are ready on their first
-//! poll, so the timer is armed only once the handler first has to wait: the limit then runs from
-//! that moment, a synchronous first step later than the request's arrival.
+//! and removes from the runtime's timer wheel, which takes a lock shared by all workers. The
+//! busiest requests (discovery, JWKS) are ready on their first poll, so the timer is armed only
+//! once the handler first has to wait: the limit then runs from that moment, a synchronous
+//! first step later than the request's arrival.
 
 use std::future::Future;
 use std::pin::Pin;
