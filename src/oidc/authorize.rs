@@ -78,7 +78,7 @@ async fn handle(
         Err(e) => return Err(page_error(e)),
     };
     let session = session::current(state, headers).await?;
-    let assessment = assess(state, browser.ip, &request, None, session.as_ref()).await?;
+    let assessment = assess(state, browser.ip, &request, None, session.as_ref(), None).await?;
     act(state, browser, &request, None, session.as_ref(), assessment).await
 }
 

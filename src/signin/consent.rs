@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::error::PageError;
 use crate::signin::flow::Step;
+use crate::store::consents::merge_scopes;
 use crate::web::browser::Browser;
 use crate::web::client_ip::RequestActor;
 use crate::web::render;
@@ -49,7 +50,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let AtStep {
         interaction: i,
-        session,
+        session: _,
         assessment,
     } = match visit(
         &state,
@@ -63,14 +64,10 @@ pub async fn show(
         Visit::Here(here) => *here,
         Visit::Elsewhere(res) => return Ok(res),
     };
-    let Some(s) = session.as_ref() else {
+    // The person as the journey just read them.
+    let Some(person) = assessment.facts.as_ref().and_then(|f| f.person.as_ref()) else {
         return Err(PageError::expired());
     };
-    let person = state
-        .store
-        .person(&s.person_id)
-        .await?
-        .ok_or_else(PageError::expired)?;
     let page = render::page(&ConsentPage {
         client_name: &assessment.client.name,
         email: &person.email,
@@ -108,7 +105,7 @@ pub async fn submit(
     let AtStep {
         interaction: mut i,
         session,
-        assessment: _,
+        assessment,
     } = match visit(
         &state,
         &browser,
@@ -148,5 +145,10 @@ pub async fn submit(
     )
     .await?;
     i.record.consent = Some(decision.to_owned());
-    Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
+    // The facts just read, with the consent as `remember_consent` stored it.
+    let mut facts = assessment.facts;
+    if let (Some(f), "allow") = (facts.as_mut(), decision) {
+        merge_scopes(&mut f.consented_scopes, &i.request.scopes);
+    }
+    Ok(continue_journey(&state, &browser, i, session.as_ref(), facts).await)
 }

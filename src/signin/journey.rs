@@ -14,6 +14,7 @@ use crate::policy::sso::{UpstreamKind, UpstreamUse};
 use crate::store::clients::ClientRecord;
 use crate::store::people::Membership;
 use crate::store::sessions::SessionRecord;
+use crate::store::sign_in_facts::SignInFacts;
 use crate::web::browser::Browser;
 use crate::web::render;
 
@@ -27,14 +28,22 @@ pub struct Assessment {
     pub firm: Option<Membership>,
     /// The session proved a second factor this firm accepts: the `acr` to assert.
     pub mfa_proved: bool,
+    /// What was read about the session's person for this assessment (`None` without a
+    /// session), for the page to show and for `continue_journey` in the same request.
+    pub facts: Option<SignInFacts>,
 }
 
+/// `known`: facts this request has already read about the session's person for this client
+/// and not changed since (a handler that wrote only to the interaction, or updated the facts
+/// itself). They are used only when they are about that same person and client; otherwise,
+/// and when `None`, they are read.
 pub async fn assess(
     state: &AppState,
     ip: Option<std::net::IpAddr>,
     request: &AuthorizationRequest,
     interaction: Option<&Interaction>,
     session: Option<&SessionRecord>,
+    known: Option<SignInFacts>,
 ) -> Result<Assessment, PageError> {
     let client = state
         .store
@@ -75,6 +84,7 @@ pub async fn assess(
         federated: s.amr.split_whitespace().any(|m| m == "fed"),
     });
     let mut mfa_proved = false;
+    let mut used_facts = None;
     if let Some(s) = session {
         let via = s.upstream.as_deref().map(|provider| UpstreamUse {
             kind: UpstreamKind::of(provider),
@@ -82,7 +92,10 @@ pub async fn assess(
             realm: s.upstream_realm.as_deref(),
         });
         // One pair of reads for the person, their factor, consent, memberships and firms.
-        let facts = state.store.sign_in_facts(&s.person_id, &client.id).await?;
+        let facts = match known {
+            Some(f) if f.is_about(&s.person_id, &client.id) => f,
+            _ => state.store.sign_in_facts(&s.person_id, &client.id).await?,
+        };
         password_change_required = match &facts.person {
             Some(p) => {
                 let policy = facts.password_policy();
@@ -140,6 +153,7 @@ pub async fn assess(
             .scopes
             .iter()
             .all(|sc| facts.consented_scopes.contains(sc));
+        used_facts = Some(facts);
     }
     let step = next_step(&FlowInput {
         now,
@@ -157,6 +171,7 @@ pub async fn assess(
         memberships,
         firm,
         mfa_proved,
+        facts: used_facts,
     })
 }
 
@@ -281,7 +296,15 @@ pub async fn visit(
 ) -> Result<Visit, PageError> {
     let i = interaction::load(state, browser, interaction_id).await?;
     let session = super::session::current(state, headers).await?;
-    let assessment = assess(state, browser.ip, &i.request, Some(&i), session.as_ref()).await?;
+    let assessment = assess(
+        state,
+        browser.ip,
+        &i.request,
+        Some(&i),
+        session.as_ref(),
+        None,
+    )
+    .await?;
     // Same step (a step's data, like SsoRequired's providers, comes from the assessment).
     let here = std::mem::discriminant(&assessment.step) == std::mem::discriminant(&page);
     if here && (page == Step::Login || session.is_some()) {
@@ -304,16 +327,27 @@ pub async fn visit(
     Ok(Visit::Elsewhere(res))
 }
 
-/// Assess and act in one go, for handlers that have just recorded their result.
+/// Assess and act in one go, for handlers that have just recorded their result. `known` as for
+/// `assess`: the facts the handler read in this request, when its write did not change them
+/// (saving the journey's two reads of them once more).
 pub async fn continue_journey(
     state: &AppState,
     browser: &Browser,
     interaction: Interaction,
     session: Option<&SessionRecord>,
+    known: Option<SignInFacts>,
 ) -> Response {
     let request = interaction.request.clone();
     let result = async {
-        let assessment = assess(state, browser.ip, &request, Some(&interaction), session).await?;
+        let assessment = assess(
+            state,
+            browser.ip,
+            &request,
+            Some(&interaction),
+            session,
+            known,
+        )
+        .await?;
         act(
             state,
             browser,

@@ -212,8 +212,10 @@ pub async fn submit(
         .await?;
         return Ok(retry("This temporary password has expired. Ask your firm's administrator to invite you again."));
     }
+    // Read once here, for the SSO check and for the journey that follows.
+    let facts = state.store.sign_in_facts(&person.id, &client.id).await?;
     if let Some((firm_name, providers)) =
-        super::sso_required::password_refused(&state, &person.id, client.firm_id.as_deref()).await?
+        super::sso_required::password_refused(&facts, client.firm_id.as_deref())?
     {
         audit::record(
             &state.store,
@@ -231,14 +233,20 @@ pub async fn submit(
             super::sso_required::providers_phrase(providers)
         )));
     }
-    if let Some(hash) = rehash {
-        state
-            .store
-            .set_password_hash(&person.id, &hash, state.clock.now())
-            .await?;
-    }
+    // A stored hash brought up to today's cost changes the person's row: the journey reads
+    // the facts again rather than go on with the old ones.
+    let facts = match rehash {
+        Some(hash) => {
+            state
+                .store
+                .set_password_hash(&person.id, &hash, state.clock.now())
+                .await?;
+            None
+        }
+        None => Some(facts),
+    };
     let previous = session::current(&state, &headers).await?;
-    let (session_id, cookie) = session::establish(
+    let (session, cookie) = session::establish(
         &state,
         previous.as_ref(),
         &person.id,
@@ -249,7 +257,7 @@ pub async fn submit(
     .await?;
     state
         .store
-        .set_interaction_session(i.id(), &session_id)
+        .set_interaction_session(i.id(), &session.id)
         .await?;
     audit::record(
         &state.store,
@@ -262,10 +270,9 @@ pub async fn submit(
         state.clock.now(),
     )
     .await?;
-    let session = state.store.session(&session_id).await?;
     let mut i = i;
-    i.record.authenticated_session_id = Some(session_id);
-    let res = continue_journey(&state, &browser, i, session.as_ref()).await;
+    i.record.authenticated_session_id = Some(session.id.clone());
+    let res = continue_journey(&state, &browser, i, Some(&session), facts).await;
     Ok(render::with_cookies(
         res.into_response(),
         [cookie, browser.set_cookie.clone()],

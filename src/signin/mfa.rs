@@ -143,7 +143,7 @@ pub async fn submit_challenge(
     match mfa::check_code(&state, &person, code, "challenge", &actor).await {
         Ok(_) => {
             let (i, new, cookie) = proved(&state, i, &old, &actor).await?;
-            let res = continue_journey(&state, &browser, i, Some(&new)).await;
+            let res = continue_journey(&state, &browser, i, Some(&new), None).await;
             Ok(render::with_cookies(res, [cookie]))
         }
         Err(AccountError::CodeThrottled(wait)) => {
@@ -291,7 +291,7 @@ pub async fn continue_after(
 ) -> Result<Response, PageError> {
     let i = interaction::load(&state, &browser, q.interaction.as_deref()).await?;
     let session = session::current(&state, &headers).await?;
-    Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
+    Ok(continue_journey(&state, &browser, i, session.as_ref(), None).await)
 }
 
 #[derive(Template)]
@@ -357,7 +357,7 @@ pub async fn answer_offer(
     let AtStep {
         interaction: mut i,
         session,
-        ..
+        assessment,
     } = match visit(
         &state,
         &browser,
@@ -375,5 +375,6 @@ pub async fn answer_offer(
         .set_interaction_mfa_offer(i.id(), answer)
         .await?;
     i.record.mfa_offer = Some(answer.to_owned());
-    Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
+    // Only the interaction changed: the facts just read still hold.
+    Ok(continue_journey(&state, &browser, i, session.as_ref(), assessment.facts).await)
 }

@@ -88,5 +88,5 @@ pub async fn submit(
     }
     state.store.set_interaction_firm(i.id(), picked).await?;
     i.record.firm_id = Some(picked.to_owned());
-    Ok(continue_journey(&state, &browser, i, session.as_ref()).await)
+    Ok(continue_journey(&state, &browser, i, session.as_ref(), assessment.facts).await)
 }

@@ -37,6 +37,7 @@ pub fn is_live(state: &AppState, s: &SessionRecord, now: UnixTime) -> bool {
 /// Starts a new session for `person_id` after a successful sign-in. The previous session of
 /// this browser, if any, is ended: a pre-login identifier is never promoted. When the same
 /// person re-authenticates (prompt=login, max_age) their grants move to the new session.
+/// Returns the new session as stored, and its cookie.
 pub async fn establish(
     state: &AppState,
     previous: Option<&SessionRecord>,
@@ -44,26 +45,25 @@ pub async fn establish(
     amr: &str,
     upstream: Option<UpstreamSignIn<'_>>,
     actor: &Actor,
-) -> StoreResult<(String, Option<HeaderValue>)> {
+) -> StoreResult<(SessionRecord, Option<HeaderValue>)> {
     let now = state.clock.now();
     let token = BearerToken::generate();
     let id = random_id();
     let lifetime =
         i64::try_from(state.settings.session_max_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
-    state
-        .store
-        .insert_session(&NewSession {
-            id: &id,
-            token_hash: &token.hash(TokenKind::Session),
-            person_id,
-            auth_time: now,
-            amr,
-            expires_at: now + lifetime,
-            user_agent: actor.user_agent.as_deref(),
-            ip: actor.ip.as_deref(),
-            upstream,
-        })
-        .await?;
+    let new = NewSession {
+        id: &id,
+        token_hash: &token.hash(TokenKind::Session),
+        person_id,
+        auth_time: now,
+        amr,
+        expires_at: now + lifetime,
+        user_agent: actor.user_agent.as_deref(),
+        ip: actor.ip.as_deref(),
+        upstream,
+    };
+    state.store.insert_session(&new).await?;
+    let session = new.record();
     if let Some(old) = previous {
         if old.person_id == person_id {
             state.store.hand_over_session(&old.id, &id, now).await?;
@@ -79,7 +79,7 @@ pub async fn establish(
         token.expose(),
         state.settings.cookies_secure(),
     );
-    Ok((id, cookie))
+    Ok((session, cookie))
 }
 
 pub fn clear_cookie(state: &AppState) -> Option<HeaderValue> {
@@ -104,11 +104,5 @@ pub async fn upgrade_to_mfa(
     } else {
         crate::oidc::claims::AMR_PASSWORD_OTP
     };
-    let (id, cookie) = establish(state, Some(old), &old.person_id, amr, upstream, actor).await?;
-    let session = state
-        .store
-        .session(&id)
-        .await?
-        .ok_or_else(|| crate::store::StoreError::Corrupt("new session vanished".into()))?;
-    Ok((session, cookie))
+    establish(state, Some(old), &old.person_id, amr, upstream, actor).await
 }

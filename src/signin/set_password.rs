@@ -117,7 +117,8 @@ pub async fn submit(
             .await
     };
     match result {
-        Ok(()) => Ok(continue_journey(&state, &browser, i, session.as_ref()).await),
+        // The person's row changed: the journey reads it again.
+        Ok(()) => Ok(continue_journey(&state, &browser, i, session.as_ref(), None).await),
         Err(e) if e.is_input_problem() => Ok(render::page(&SetPasswordPage {
             expired,
             csrf: &browser.csrf_token(),

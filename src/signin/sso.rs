@@ -335,7 +335,7 @@ async fn finish_sign_in(
     };
     let upstream_amr = identity.amr.join(" ");
     let previous = session::current(state, headers).await?;
-    let (session_id, cookie) = session::establish(
+    let (session, cookie) = session::establish(
         state,
         previous.as_ref(),
         &who.person_id,
@@ -350,7 +350,7 @@ async fn finish_sign_in(
     .await?;
     state
         .store
-        .set_interaction_session(i.id(), &session_id)
+        .set_interaction_session(i.id(), &session.id)
         .await?;
     audit::record(
         &state.store,
@@ -365,10 +365,9 @@ async fn finish_sign_in(
         state.clock.now(),
     )
     .await?;
-    let session = state.store.session(&session_id).await?;
     let mut i = i;
-    i.record.authenticated_session_id = Some(session_id);
-    let res = continue_journey(state, browser, i, session.as_ref()).await;
+    i.record.authenticated_session_id = Some(session.id.clone());
+    let res = continue_journey(state, browser, i, Some(&session), None).await;
     Ok(render::with_cookies(
         res.into_response(),
         [cookie, browser.set_cookie.clone()],

@@ -14,6 +14,7 @@ use super::login::InteractionQuery;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::signin::flow::Step;
+use crate::store::sign_in_facts::SignInFacts;
 use crate::store::StoreResult;
 use crate::web::browser::Browser;
 use crate::web::render;
@@ -37,30 +38,24 @@ pub fn providers_phrase(providers: &[&str]) -> String {
 }
 
 /// Whether the password form must refuse this person: every firm the sign-in may be for
-/// requires SSO of them. Returns the firm's name and the accepted upstreams.
-pub async fn password_refused(
-    state: &AppState,
-    person_id: &str,
+/// requires SSO of them. Returns the firm's name and the accepted upstreams. Decided from the
+/// facts the sign-in reads anyway (memberships by firm name, each firm's settings and what it
+/// exempts the person from).
+pub fn password_refused(
+    facts: &SignInFacts,
     client_firm: Option<&str>,
 ) -> StoreResult<Option<(String, &'static [&'static str])>> {
-    let memberships = state.store.memberships_of(person_id).await?;
-    let relevant: Vec<_> = memberships
+    let relevant = facts
+        .members
         .iter()
-        .filter(|m| client_firm.is_none_or(|f| f == m.firm_id))
-        .collect();
+        .filter(|m| client_firm.is_none_or(|f| f == m.membership.firm_id));
     let mut first = None;
-    for m in &relevant {
-        let policy = state
-            .store
-            .firm_policy(&m.firm_id)
-            .await?
-            .unwrap_or_default();
-        let standing = state.store.standing(&m.firm_id, person_id).await?;
-        let required = policy.verdict(standing, None, 0).sso_required;
+    for m in relevant {
+        let required = m.firm.policy()?.verdict(m.standing, None, 0).sso_required;
         if required.is_empty() {
             return Ok(None);
         }
-        first.get_or_insert((m.firm_name.clone(), required));
+        first.get_or_insert((m.membership.firm_name.clone(), required));
     }
     Ok(first)
 }

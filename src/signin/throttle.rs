@@ -27,10 +27,10 @@ pub fn login_keys(email: &str, ip: Option<&str>) -> LoginKeys {
 
 /// Seconds to wait, if either key is locked.
 pub async fn blocked(store: &Store, keys: &LoginKeys, now: UnixTime) -> StoreResult<Option<i64>> {
-    let mut wait = store.throttle_wait(&keys.account, now).await?;
-    if let Some(a) = &keys.address {
-        wait = wait.max(store.throttle_wait(a, now).await?);
-    }
+    let address = keys.address.as_deref().unwrap_or(&keys.account);
+    let wait = store
+        .throttle_wait_either(&keys.account, address, now)
+        .await?;
     Ok((wait > 0).then_some(wait))
 }
 

@@ -31,11 +31,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<()> {
         let mut all = self.consented_scopes(person_id, client_id).await?;
-        for s in scopes {
-            if !all.contains(s) {
-                all.push(s.clone());
-            }
-        }
+        merge_scopes(&mut all, scopes);
         sqlx::query(
             "INSERT INTO consents (person_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (person_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
@@ -47,5 +43,14 @@ impl Store {
         .execute(self.writer())
         .await?;
         Ok(())
+    }
+}
+
+/// Consent only grows: `scopes` are added to those already given, each once.
+pub fn merge_scopes(given: &mut Vec<String>, scopes: &[String]) {
+    for s in scopes {
+        if !given.contains(s) {
+            given.push(s.clone());
+        }
     }
 }

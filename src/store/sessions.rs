@@ -46,6 +46,28 @@ pub struct NewSession<'a> {
     pub upstream: Option<UpstreamSignIn<'a>>,
 }
 
+impl NewSession<'_> {
+    /// The row `insert_session` writes, as `session` would read it back: a sign-in goes on
+    /// with the session it made without reading it again.
+    pub fn record(&self) -> SessionRecord {
+        SessionRecord {
+            id: self.id.to_owned(),
+            person_id: self.person_id.to_owned(),
+            auth_time: self.auth_time,
+            amr: self.amr.to_owned(),
+            created_at: self.auth_time,
+            last_seen_at: self.auth_time,
+            expires_at: self.expires_at,
+            ended_at: None,
+            user_agent: self.user_agent.map(str::to_owned),
+            ip: self.ip.map(str::to_owned),
+            upstream: self.upstream.map(|u| u.provider.to_owned()),
+            upstream_realm: self.upstream.and_then(|u| u.realm).map(str::to_owned),
+            upstream_amr: self.upstream.map(|u| u.amr.to_owned()),
+        }
+    }
+}
+
 pub(crate) const COLUMNS: &str =
     "id, person_id, auth_time, amr, created_at, last_seen_at, expires_at, ended_at, \
      user_agent, ip, upstream, upstream_realm, upstream_amr";

@@ -22,6 +22,9 @@ pub struct MemberFacts {
 
 #[derive(Clone, Debug, Default)]
 pub struct SignInFacts {
+    /// Whom and which application these facts were read for.
+    pub person_id: String,
+    pub client_id: String,
     /// `None` when the person no longer exists.
     pub person: Option<Person>,
     /// An activated TOTP factor.
@@ -33,6 +36,10 @@ pub struct SignInFacts {
 }
 
 impl SignInFacts {
+    pub fn is_about(&self, person_id: &str, client_id: &str) -> bool {
+        self.person_id == person_id && self.client_id == client_id
+    }
+
     /// As `Store::password_policy_for`.
     pub fn password_policy(&self) -> PasswordPolicy {
         let firms: Vec<Firm> = self.members.iter().map(|m| m.firm.clone()).collect();
@@ -72,7 +79,11 @@ impl Store {
         person_id: &str,
         client_id: &str,
     ) -> StoreResult<SignInFacts> {
-        let mut facts = SignInFacts::default();
+        let mut facts = SignInFacts {
+            person_id: person_id.to_owned(),
+            client_id: client_id.to_owned(),
+            ..SignInFacts::default()
+        };
         if let Some(row) = sqlx::query(&PERSON_SQL)
             .bind(person_id)
             .bind(client_id)

@@ -9,14 +9,25 @@ use crate::clock::UnixTime;
 impl Store {
     /// Seconds until `key` may try again (0 = now).
     pub async fn throttle_wait(&self, key: &str, now: UnixTime) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT locked_until FROM throttles WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(r) => (r.try_get::<i64, _>("locked_until")? - now).max(0),
-            None => 0,
-        })
+        self.throttle_wait_either(key, key, now).await
+    }
+
+    /// Seconds until both keys may try again (0 = now): the later lock, in one read.
+    pub async fn throttle_wait_either(
+        &self,
+        key: &str,
+        other_key: &str,
+        now: UnixTime,
+    ) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(locked_until), 0) AS locked_until FROM throttles \
+             WHERE key = $1 OR key = $2",
+        )
+        .bind(key)
+        .bind(other_key)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get::<i64, _>("locked_until")? - now).max(0))
     }
 
     /// Counts a failure in the current window and returns the new count.
