@@ -59,7 +59,7 @@ pub(crate) async fn signed_in(
     {
         return Ok(None);
     }
-    state.store.touch_session(&session.id, now).await?;
+    state.store.touch_session(&session, now).await?;
     Ok(Some(SignedIn { session, person }))
 }
 

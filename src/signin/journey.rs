@@ -219,7 +219,7 @@ pub async fn act(
                 assessment.mfa_proved,
             )
             .await?;
-            state.store.touch_session(&session.id, now).await?;
+            state.store.touch_session(session, now).await?;
             return Ok(response::code(
                 &request.redirect_uri,
                 request.response_mode,

@@ -154,11 +154,15 @@ impl Store {
             .await?)
     }
 
-    /// Slides the idle window.
-    pub async fn touch_session(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+    /// Slides the idle window. `last_seen_at` only grows, so a session read as seen at `now`
+    /// (one made or touched this second) needs no write.
+    pub async fn touch_session(&self, session: &SessionRecord, now: UnixTime) -> StoreResult<()> {
+        if session.last_seen_at >= now {
+            return Ok(());
+        }
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
             .bind(now)
-            .bind(id)
+            .bind(&session.id)
             .execute(self.writer())
             .await?;
         Ok(())
