@@ -9,7 +9,7 @@
 use sqlx::FromRow;
 
 use super::grants::NewGrant;
-use super::{Store, StoreResult};
+use super::{Columns, Store, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -32,6 +32,36 @@ pub struct CodeRecord {
     pub expires_at: i64,
     pub redeemed_at: Option<i64>,
     pub grant_id: Option<String>,
+}
+
+pub(crate) const CODE_COLUMNS: &str =
+    "code_hash, client_id, person_id, firm_id, session_id, redirect_uri, scope, claims, nonce, \
+     code_challenge, auth_time, amr, acr, offline, created_at, expires_at, redeemed_at, grant_id";
+
+impl CodeRecord {
+    /// Reads the fields in `CODE_COLUMNS` order from a joined row.
+    pub(crate) fn read(c: &mut Columns<'_>) -> StoreResult<CodeRecord> {
+        Ok(CodeRecord {
+            code_hash: c.take()?,
+            client_id: c.take()?,
+            person_id: c.take()?,
+            firm_id: c.take()?,
+            session_id: c.take()?,
+            redirect_uri: c.take()?,
+            scope: c.take()?,
+            claims: c.take()?,
+            nonce: c.take()?,
+            code_challenge: c.take()?,
+            auth_time: c.take()?,
+            amr: c.take()?,
+            acr: c.take()?,
+            offline: c.take()?,
+            created_at: c.take()?,
+            expires_at: c.take()?,
+            redeemed_at: c.take()?,
+            grant_id: c.take()?,
+        })
+    }
 }
 
 /// What a redemption attempt found.
@@ -75,13 +105,11 @@ impl Store {
     }
 
     pub async fn code(&self, code_hash: &str) -> StoreResult<Option<CodeRecord>> {
-        Ok(sqlx::query_as::<_, CodeRecord>(
-            "SELECT code_hash, client_id, person_id, firm_id, session_id, redirect_uri, scope, claims, nonce, code_challenge, auth_time, amr, acr, offline, created_at, expires_at, redeemed_at, grant_id \
-             FROM authorization_codes WHERE code_hash = $1",
-        )
-        .bind(code_hash)
-        .fetch_optional(self.pool())
-        .await?)
+        let sql = format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1");
+        Ok(sqlx::query_as::<_, CodeRecord>(&sql)
+            .bind(code_hash)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Marks the code redeemed and creates its grant (and first refresh token), atomically.

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backchannel;
 pub mod client_cache;
 pub mod clients;
+pub mod code_context;
 pub mod codes;
 pub mod consents;
 pub mod firm_members;
@@ -284,6 +285,20 @@ impl<'r> Columns<'r> {
 }
 
 /// `columns` (a comma-separated list) each qualified with the table alias `alias`.
+/// Reads a LEFT JOIN's record, or skips its columns when the join found no row.
+pub(crate) fn optional<T>(
+    c: &mut Columns<'_>,
+    columns: &str,
+    read: fn(&mut Columns<'_>) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    if c.next_is_null()? {
+        c.skip(columns.split(',').count());
+        Ok(None)
+    } else {
+        read(c).map(Some)
+    }
+}
+
 pub(crate) fn qualified(columns: &str, alias: &str) -> String {
     columns
         .split(',')

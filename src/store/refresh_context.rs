@@ -9,7 +9,7 @@ use super::firms::{Firm, FIRM_COLUMNS};
 use super::grants::{GrantRecord, RefreshRecord, GRANT_COLUMNS, REFRESH_COLUMNS};
 use super::people::{Membership, Person, PERSON_COLUMNS};
 use super::sessions::{self, SessionRecord};
-use super::{qualified, Columns, Store, StoreResult};
+use super::{optional, qualified, Columns, Store, StoreResult};
 
 /// A refresh token with what its grant refers to; each `None` is a row that does not exist
 /// (the grant names none, or it was deleted).
@@ -39,24 +39,6 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
         qualified(PERSON_COLUMNS, "p"),
     )
 });
-
-fn column_count(columns: &str) -> usize {
-    columns.split(',').count()
-}
-
-/// Reads a LEFT JOIN's record, or skips its columns when the join found no row.
-fn optional<T>(
-    c: &mut Columns<'_>,
-    columns: &str,
-    read: fn(&mut Columns<'_>) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    if c.next_is_null()? {
-        c.skip(column_count(columns));
-        Ok(None)
-    } else {
-        read(c).map(Some)
-    }
-}
 
 impl Store {
     /// The refresh token whose hash is `hash`, with its grant and what the grant refers to.

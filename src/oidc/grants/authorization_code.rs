@@ -14,6 +14,7 @@ use crate::oidc::grants::signing_failed;
 use crate::oidc::token::TokenResponse;
 use crate::oidc::tokens::{self, UserGrant};
 use crate::store::clients::ClientRecord;
+use crate::store::code_context::CodeContext;
 use crate::store::codes::Redemption;
 use crate::store::grants::NewGrant;
 use crate::web::params::Params;
@@ -56,11 +57,15 @@ pub async fn redeem(
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let code_hash = BearerToken::from_presented(code).hash(TokenKind::AuthorizationCode);
-    let record = state
+    let CodeContext {
+        code: record,
+        person,
+        membership,
+    } = state
         .store
-        .code(&code_hash)
+        .code_context(&code_hash)
         .await?
-        .filter(|c| c.client_id == client.id)
+        .filter(|c| c.code.client_id == client.id)
         .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
     if record.redeemed_at.is_some() {
         return Err(replayed(state, client, record.grant_id.as_deref(), actor).await);
@@ -76,15 +81,8 @@ pub async fn redeem(
     }
     check_pkce(record.code_challenge.as_deref(), form.get("code_verifier"))
         .map_err(OAuthError::invalid_grant)?;
-    let person = state
-        .store
-        .person(&record.person_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let membership = state
-        .store
-        .membership(&record.firm_id, &record.person_id)
-        .await?
+    let person = person.ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+    let membership = membership
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer a member of the firm"))?;
 
     let grant_id = random_id();
