@@ -399,3 +399,46 @@ async fn a_code_follows_its_session_when_the_person_signs_in_again_but_dies_with
         .unwrap()
         .contains("session"));
 }
+
+#[tokio::test]
+async fn a_code_is_redeemed_with_the_membership_as_it_is_then() {
+    // OIDC Core §3.1.3.3, §5.1: the ID token's claims are the person's when the code is
+    // redeemed (code, person and membership are read together); someone removed from the firm
+    // after signing in gets no tokens for it (RFC 6749 §5.2 invalid_grant).
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let browser = Browser::new(&server);
+    let (code, req) = fresh_code(&fx, &browser).await;
+    assert!(server
+        .state
+        .store
+        .set_role(&fx.firm_id, &fx.person_id, "admin")
+        .await
+        .unwrap());
+    let (status, _, tokens) = redeem(&server, &fx, &code, &req.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id["role"], "admin",
+        "the role given after the code was issued"
+    );
+    assert_eq!(id["sub"].as_str(), Some(fx.person_id.as_str()));
+
+    let (code, req) = fresh_code(&fx, &browser).await;
+    let now = server.clock.now();
+    assert!(server
+        .state
+        .store
+        .remove_membership(&fx.firm_id, &fx.person_id, now)
+        .await
+        .unwrap());
+    let (status, _, body) = redeem(&server, &fx, &code, &req.verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        body["error_description"],
+        "the user is no longer a member of the firm"
+    );
+}

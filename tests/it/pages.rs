@@ -592,3 +592,43 @@ async fn oversized_and_flooded_requests_are_refused_cleanly() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn a_new_session_goes_on_as_it_was_stored() {
+    // A sign-in continues with the session it made without reading it back: that record must
+    // be the row as stored, upstream facts included.
+    use firmgate::store::sessions::{NewSession, UpstreamSignIn};
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let store = &server.state.store;
+    let now = server.clock.now();
+    let password = NewSession {
+        id: "s-password",
+        token_hash: "hash-password",
+        person_id: &fx.person_id,
+        auth_time: now,
+        amr: "pwd",
+        expires_at: now + 3600,
+        user_agent: Some("agent/1"),
+        ip: None,
+        upstream: None,
+    };
+    let federated = NewSession {
+        id: "s-federated",
+        token_hash: "hash-federated",
+        amr: "fed",
+        user_agent: None,
+        ip: Some("192.0.2.7"),
+        upstream: Some(UpstreamSignIn {
+            provider: "microsoft",
+            realm: Some("tenant-1"),
+            amr: "pwd mfa",
+        }),
+        ..password
+    };
+    for new in [&password, &federated] {
+        store.insert_session(new).await.unwrap();
+        let stored = store.session(new.id).await.unwrap().expect("stored");
+        assert_eq!(format!("{:?}", new.record()), format!("{stored:?}"));
+    }
+}
