@@ -1,5 +1,5 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
-//! across aggregates (`refresh_context`, `sign_in_facts`) and the grouped writer of refresh-token
+//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer of refresh-token
 //! rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
 //! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
 //! have a connection of their own: see `Store::connect`); nothing above this module asks which
