@@ -6,6 +6,7 @@ use crate::crypto::bearer::random_id;
 use crate::error::PageError;
 use crate::oidc::request::AuthorizationRequest;
 use crate::store::interactions::InteractionRecord;
+use crate::store::Reader;
 use crate::web::browser::Browser;
 
 #[derive(Debug, Clone)]
@@ -54,11 +55,20 @@ pub async fn load(
     browser: &Browser,
     id: Option<&str>,
 ) -> Result<Interaction, PageError> {
+    load_with(&mut state.store.reader().await?, state, browser, id).await
+}
+
+/// As `load`, through `reader` with the page's other reads.
+pub async fn load_with(
+    reader: &mut Reader,
+    state: &AppState,
+    browser: &Browser,
+    id: Option<&str>,
+) -> Result<Interaction, PageError> {
     let id = id
         .filter(|i| i.len() <= 64)
         .ok_or_else(PageError::expired)?;
-    let record = state
-        .store
+    let record = reader
         .open_interaction(id, &browser.binding_hash(), state.clock.now())
         .await?
         .ok_or_else(PageError::expired)?;

@@ -294,15 +294,28 @@ pub async fn visit(
     interaction_id: Option<&str>,
     page: Step,
 ) -> Result<Visit, PageError> {
-    let i = interaction::load(state, browser, interaction_id).await?;
-    let session = super::session::current(state, headers).await?;
+    // The interaction, the session and the facts about its person: one connection's reads.
+    let (i, session, facts) = {
+        let mut reader = state.store.reader().await?;
+        let i = interaction::load_with(&mut reader, state, browser, interaction_id).await?;
+        let session = super::session::current_with(&mut reader, state, headers).await?;
+        let facts = match &session {
+            Some(s) => Some(
+                reader
+                    .sign_in_facts(&s.person_id, &i.request.client_id)
+                    .await?,
+            ),
+            None => None,
+        };
+        (i, session, facts)
+    };
     let assessment = assess(
         state,
         browser.ip,
         &i.request,
         Some(&i),
         session.as_ref(),
-        None,
+        facts,
     )
     .await?;
     // Same step (a step's data, like SsoRequired's providers, comes from the assessment).

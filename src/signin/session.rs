@@ -8,24 +8,37 @@ use crate::audit::Actor;
 use crate::clock::UnixTime;
 use crate::crypto::bearer::{random_id, BearerToken, TokenKind};
 use crate::store::sessions::{NewSession, SessionRecord, UpstreamSignIn};
-use crate::store::StoreResult;
+use crate::store::{Reader, StoreResult};
 use crate::web::cookies::{self, CookieName};
 
 /// The live session behind the request's cookie: not ended, within its absolute lifetime and
 /// the server-wide idle limit. (The firm's own idle limit is `next_step`'s to apply.)
 pub async fn current(state: &AppState, headers: &HeaderMap) -> StoreResult<Option<SessionRecord>> {
+    let Some(hash) = cookie_token_hash(state, headers) else {
+        return Ok(None);
+    };
+    let session = state.store.session_by_token_hash(&hash).await?;
+    Ok(session.filter(|s| is_live(state, s, state.clock.now())))
+}
+
+/// As `current`, through `reader` with the page's other reads.
+pub async fn current_with(
+    reader: &mut Reader,
+    state: &AppState,
+    headers: &HeaderMap,
+) -> StoreResult<Option<SessionRecord>> {
+    let Some(hash) = cookie_token_hash(state, headers) else {
+        return Ok(None);
+    };
+    let session = reader.session_by_token_hash(&hash).await?;
+    Ok(session.filter(|s| is_live(state, s, state.clock.now())))
+}
+
+/// The stored hash of the session token in the request's cookie, if it has a well-formed one.
+fn cookie_token_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let secure = state.settings.cookies_secure();
-    let Some(token) = cookies::read(headers, CookieName::Session, secure) else {
-        return Ok(None);
-    };
-    if token.len() != 43 {
-        return Ok(None);
-    }
-    let hash = BearerToken::from_presented(&token).hash(TokenKind::Session);
-    let Some(session) = state.store.session_by_token_hash(&hash).await? else {
-        return Ok(None);
-    };
-    Ok(is_live(state, &session, state.clock.now()).then_some(session))
+    let token = cookies::read(headers, CookieName::Session, secure)?;
+    (token.len() == 43).then(|| BearerToken::from_presented(&token).hash(TokenKind::Session))
 }
 
 pub fn is_live(state: &AppState, s: &SessionRecord, now: UnixTime) -> bool {

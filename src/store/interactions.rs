@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreResult};
+use super::{Reader, Store, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -53,15 +53,10 @@ impl Store {
         browser_hash: &str,
         now: UnixTime,
     ) -> StoreResult<Option<InteractionRecord>> {
-        Ok(sqlx::query_as::<_, InteractionRecord>(
-            "SELECT id, browser_hash, client_id, request, firm_id, authenticated_session_id, consent, created_at, expires_at, completed_at, mfa_offer \
-             FROM interactions WHERE id = $1 AND browser_hash = $2 AND expires_at > $3 AND completed_at IS NULL",
-        )
-        .bind(id)
-        .bind(browser_hash)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?)
+        self.reader()
+            .await?
+            .open_interaction(id, browser_hash, now)
+            .await
     }
 
     pub async fn set_interaction_session(&self, id: &str, session_id: &str) -> StoreResult<()> {
@@ -113,5 +108,25 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+}
+
+impl Reader {
+    /// As `Store::open_interaction`.
+    pub async fn open_interaction(
+        &mut self,
+        id: &str,
+        browser_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<InteractionRecord>> {
+        Ok(sqlx::query_as::<_, InteractionRecord>(
+            "SELECT id, browser_hash, client_id, request, firm_id, authenticated_session_id, consent, created_at, expires_at, completed_at, mfa_offer \
+             FROM interactions WHERE id = $1 AND browser_hash = $2 AND expires_at > $3 AND completed_at IS NULL",
+        )
+        .bind(id)
+        .bind(browser_hash)
+        .bind(now)
+        .fetch_optional(self.connection())
+        .await?)
     }
 }

@@ -208,6 +208,11 @@ impl Store {
         &self.pool
     }
 
+    /// One pooled connection for reads that go together (see `Reader`).
+    pub async fn reader(&self) -> StoreResult<Reader> {
+        Ok(Reader(self.pool.acquire().await?))
+    }
+
     /// Where writes and transactions go.
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
@@ -225,6 +230,17 @@ impl Store {
     /// True when the database answers a trivial query (readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// Reads that go together, on one pooled connection. sqlx checks a connection with a round trip
+/// (on SQLite, a hop to its thread and back) each time it goes back to the pool; the reads made
+/// through one `Reader` pay that once. Hold it only for those reads, never across other work.
+pub struct Reader(sqlx::pool::PoolConnection<sqlx::Any>);
+
+impl Reader {
+    pub(crate) fn connection(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.0
     }
 }
 

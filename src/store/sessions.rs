@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Columns, Store, StoreResult};
+use super::{Columns, Reader, Store, StoreResult};
 use crate::clock::UnixTime;
 
 #[derive(Clone, Debug, FromRow)]
@@ -118,12 +118,7 @@ impl Store {
 
     /// The live (not ended) session with this token hash.
     pub async fn session_by_token_hash(&self, hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
-        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
-            .bind(hash)
-            .fetch_optional(self.pool())
-            .await?)
+        self.reader().await?.session_by_token_hash(hash).await
     }
 
     pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
@@ -226,5 +221,20 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Reader {
+    /// As `Store::session_by_token_hash`.
+    pub async fn session_by_token_hash(
+        &mut self,
+        hash: &str,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
+        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
+            .bind(hash)
+            .fetch_optional(self.connection())
+            .await?)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use super::firms::{strictest_password_policy, Firm, FIRM_COLUMNS};
 use super::people::{Membership, Person, PERSON_COLUMNS};
-use super::{qualified, words, Columns, Store, StoreResult};
+use super::{qualified, words, Columns, Reader, Store, StoreResult};
 use crate::policy::password::PasswordPolicy;
 use crate::policy::PersonStanding;
 
@@ -79,18 +79,29 @@ impl Store {
         person_id: &str,
         client_id: &str,
     ) -> StoreResult<SignInFacts> {
+        self.reader()
+            .await?
+            .sign_in_facts(person_id, client_id)
+            .await
+    }
+}
+
+impl Reader {
+    /// As `Store::sign_in_facts`.
+    pub async fn sign_in_facts(
+        &mut self,
+        person_id: &str,
+        client_id: &str,
+    ) -> StoreResult<SignInFacts> {
         let mut facts = SignInFacts {
             person_id: person_id.to_owned(),
             client_id: client_id.to_owned(),
             ..SignInFacts::default()
         };
-        // Both reads on one connection: sqlx checks a connection with a round trip each time it
-        // goes back to the pool, so one checkout is one round trip fewer.
-        let mut conn = self.pool().acquire().await?;
         if let Some(row) = sqlx::query(&PERSON_SQL)
             .bind(person_id)
             .bind(client_id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(self.connection())
             .await?
         {
             let mut c = Columns::new(&row);
@@ -103,7 +114,7 @@ impl Store {
         }
         let rows = sqlx::query(&MEMBERS_SQL)
             .bind(person_id)
-            .fetch_all(&mut *conn)
+            .fetch_all(self.connection())
             .await?;
         for row in &rows {
             let mut c = Columns::new(row);
