@@ -1,9 +1,9 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
-//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer of refresh-token
-//! rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
+//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer
+//! of refresh-token rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
 //! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
-//! have a connection of their own: see `Store::connect`); nothing above this module asks which
-//! database it is on.
+//! have a connection of their own: see `Store::connect`); reads that go together can share one
+//! connection (`Reader`). Nothing above this module asks which database it is on.
 
 pub mod accounts;
 pub mod audit;
@@ -300,7 +300,6 @@ impl<'r> Columns<'r> {
     }
 }
 
-/// `columns` (a comma-separated list) each qualified with the table alias `alias`.
 /// Reads a LEFT JOIN's record, or skips its columns when the join found no row.
 pub(crate) fn optional<T>(
     c: &mut Columns<'_>,
@@ -315,6 +314,7 @@ pub(crate) fn optional<T>(
     }
 }
 
+/// `columns` (a comma-separated list) each qualified with the table alias `alias`.
 pub(crate) fn qualified(columns: &str, alias: &str) -> String {
     columns
         .split(',')
