@@ -46,19 +46,6 @@ impl Store {
         Ok(())
     }
 
-    /// The open interaction with this id, only if it belongs to this browser and is unexpired.
-    pub async fn open_interaction(
-        &self,
-        id: &str,
-        browser_hash: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<InteractionRecord>> {
-        self.reader()
-            .await?
-            .open_interaction(id, browser_hash, now)
-            .await
-    }
-
     pub async fn set_interaction_session(&self, id: &str, session_id: &str) -> StoreResult<()> {
         sqlx::query("UPDATE interactions SET authenticated_session_id = $1 WHERE id = $2 AND completed_at IS NULL")
             .bind(session_id)
@@ -112,7 +99,7 @@ impl Store {
 }
 
 impl Reader {
-    /// As `Store::open_interaction`.
+    /// The open interaction with this id, only if it belongs to this browser and is unexpired.
     pub async fn open_interaction(
         &mut self,
         id: &str,

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use super::{Columns, Reader, Store, StoreResult};
 use crate::clock::UnixTime;
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct SessionRecord {
     pub id: String,
     pub person_id: String,
