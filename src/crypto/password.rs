@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 /// A password as typed. `Debug` prints nothing of it.
@@ -66,30 +67,74 @@ pub struct PasswordHasherPool {
     hashers: mpsc::Sender<HashJob>,
 }
 
-type HashJob = Box<dyn FnOnce() + Send>;
+type HashJob = Box<dyn FnOnce(&mut HashMemory) + Send>;
+
+/// The memory one hashing thread hashes in, kept from one hash to the next. argon2's own
+/// `hash_password` allocates its 19 MiB and fills it with zeros for every hash: a twentieth of
+/// the hash's time, and the allocator keeps the freed blocks in per-thread arenas that grew to
+/// 160 MB after a sign-in storm. argon2 writes every block before it reads it, so the blocks
+/// need no clearing between hashes.
+struct HashMemory {
+    blocks: Vec<Block>,
+    /// Blocks kept: today's cost. A stored hash of a higher cost gets memory of its own for
+    /// that one hash, so no stored value can make a thread keep more.
+    keep: usize,
+}
+
+impl HashMemory {
+    fn new(cost: HashCost) -> Self {
+        HashMemory {
+            blocks: Vec::new(),
+            keep: usize::try_from(cost.memory_kib).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Runs `work` over `count` blocks.
+    fn with<T>(&mut self, count: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        if count > self.keep {
+            return work(&mut vec![Block::default(); count]);
+        }
+        if self.blocks.len() < count {
+            self.blocks.resize(self.keep, Block::default());
+        }
+        match self.blocks.get_mut(..count) {
+            Some(blocks) => work(blocks),
+            None => work(&mut vec![Block::default(); count]),
+        }
+    }
+
+    /// Gives the memory back: after the start-up hash, so an idle server does not hold it.
+    fn release(&mut self) {
+        self.blocks = Vec::new();
+    }
+}
 
 /// `count` threads of their own run the hashes, rather than tokio's blocking pool: each hash
-/// borrows 19 MiB, and a thread that hashed before reuses the memory its allocator kept, where a
-/// fresh blocking thread would fault in 19 MiB of new pages each time (a third of the hash's
-/// time) and keep it too, once per thread of a pool that grows under load. So memory stays at
-/// one block per core and hashes run at the speed of the machine. The threads end when the
-/// last handle to the pool is dropped.
-fn start_hashers(count: usize) -> Result<mpsc::Sender<HashJob>, PasswordHashError> {
+/// needs 19 MiB, which a thread of its own keeps (`HashMemory`), where a fresh blocking thread
+/// would fault in 19 MiB of new pages each time (a third of the hash's time), once per thread
+/// of a pool that grows under load. So memory stays at one block per hashing thread and hashes
+/// run at the speed of the machine. The threads end when the last handle to the pool is
+/// dropped.
+fn start_hashers(count: usize, cost: HashCost) -> Result<mpsc::Sender<HashJob>, PasswordHashError> {
     let (jobs, queue) = mpsc::channel::<HashJob>();
     let queue = Arc::new(Mutex::new(queue));
     for n in 0..count {
         let queue = queue.clone();
         std::thread::Builder::new()
             .name(format!("firmgate-hash-{n}"))
-            .spawn(move || loop {
-                let job = match queue.lock() {
-                    Ok(q) => q.recv(),
-                    Err(poisoned) => poisoned.into_inner().recv(),
-                };
-                let Ok(job) = job else { return };
-                // A panicking hash drops its answer channel (the caller sees Worker) and leaves
-                // this thread serving.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            .spawn(move || {
+                let mut memory = HashMemory::new(cost);
+                loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking hash drops its answer channel (the caller sees Worker) and
+                    // leaves this thread serving.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+                }
             })
             .map_err(|_| PasswordHashError::Worker)?;
     }
@@ -127,13 +172,15 @@ impl PasswordHasherPool {
             cost,
             permits: Arc::new(Semaphore::new(threads)),
             recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_TIMES))),
-            hashers: start_hashers(threads)?,
+            hashers: start_hashers(threads, cost)?,
         };
         let recent = pool.recent.clone();
         pool.hashers
-            .send(Box::new(move || {
+            .send(Box::new(move |memory: &mut HashMemory| {
                 let started = Instant::now();
-                if hash_blocking(cost, "firmgate: how long one hash takes here").is_ok() {
+                let timed = hash_blocking(memory, cost, "firmgate: how long one hash takes here");
+                memory.release();
+                if timed.is_ok() {
                     let mut recent = match recent.lock() {
                         Ok(r) => r,
                         Err(poisoned) => poisoned.into_inner(),
@@ -151,12 +198,12 @@ impl PasswordHasherPool {
     /// Runs `work` on a hashing thread and waits for its answer.
     async fn on_hasher<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, PasswordHashError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.hashers
-            .send(Box::new(move || {
-                let _ = answer.send(work());
+            .send(Box::new(move |memory: &mut HashMemory| {
+                let _ = answer.send(work(memory));
             }))
             .map_err(|_| PasswordHashError::Worker)?;
         answered.await.map_err(|_| PasswordHashError::Worker)
@@ -170,7 +217,8 @@ impl PasswordHasherPool {
             .map_err(|_| PasswordHashError::Worker)?;
         let cost = self.cost;
         let text = normal_form(password.expose());
-        self.on_hasher(move || hash_blocking(cost, &text)).await?
+        self.on_hasher(move |memory| hash_blocking(memory, cost, &text))
+            .await?
     }
 
     /// Verifies `password` against `stored`; with no stored hash (no account, or an account
@@ -232,12 +280,12 @@ impl PasswordHasherPool {
             .map_err(|_| PasswordHashError::Worker)?;
         let cost = self.cost;
         let text = normal_form(password.expose());
-        self.on_hasher(move || {
-            if !verify_blocking(&hash, &text) {
+        self.on_hasher(move |memory| {
+            if !verify_blocking(memory, &hash, &text) {
                 return Ok(Verified::No);
             }
             let rehash = if hash_is_weaker(&hash, cost) {
-                Some(hash_blocking(cost, &text)?)
+                Some(hash_blocking(memory, cost, &text)?)
             } else {
                 None
             };
@@ -260,22 +308,73 @@ fn argon2(cost: HashCost) -> Result<Argon2<'static>, PasswordHashError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-fn hash_blocking(cost: HashCost, text: &str) -> Result<String, PasswordHashError> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2(cost)?
-        .hash_password(text.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| PasswordHashError::Hash)
+fn hash_blocking(
+    memory: &mut HashMemory,
+    cost: HashCost,
+    text: &str,
+) -> Result<String, PasswordHashError> {
+    hash_with_salt(memory, cost, text, &SaltString::generate(&mut OsRng))
 }
 
-fn verify_blocking(stored: &str, text: &str) -> bool {
+/// What argon2's `hash_password` makes (the same PHC string), hashed in `memory`.
+fn hash_with_salt(
+    memory: &mut HashMemory,
+    cost: HashCost,
+    text: &str,
+    salt: &SaltString,
+) -> Result<String, PasswordHashError> {
+    let hasher = argon2(cost)?;
+    let salt = salt.as_salt();
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|_| PasswordHashError::Hash)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .with(hasher.params().block_count(), |blocks| {
+            hasher.hash_password_into_with_memory(text.as_bytes(), raw_salt, &mut out, blocks)
+        })
+        .map_err(|_| PasswordHashError::Hash)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(hasher.params()).map_err(|_| PasswordHashError::Hash)?,
+        salt: Some(salt),
+        hash: Some(Output::new(&out).map_err(|_| PasswordHashError::Hash)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `text` against a stored PHC string as argon2's verifier does (algorithm, version,
+/// parameters and salt all read from the stored hash), hashed in `memory`, the outputs
+/// compared in constant time.
+fn verify_blocking(memory: &mut HashMemory, stored: &str, text: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
-    // The verifier reads the parameters from the stored hash itself.
-    Argon2::default()
-        .verify_password(text.as_bytes(), &parsed)
-        .is_ok()
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed.version.map(Version::try_from).transpose(),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let hasher = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let hashed = memory.with(hasher.params().block_count(), |blocks| {
+        hasher.hash_password_into_with_memory(text.as_bytes(), raw_salt, out, blocks)
+    });
+    hashed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 fn hash_is_weaker(stored: &str, cost: HashCost) -> bool {
@@ -300,6 +399,105 @@ mod tests {
         iterations: 1,
         parallelism: 1,
     };
+
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    fn argon2_own_hash(cost: HashCost, text: &str, salt: &SaltString) -> String {
+        argon2(cost)
+            .unwrap()
+            .hash_password(text.as_bytes(), salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn hashing_in_kept_memory_makes_what_argon2_makes() {
+        // The same memory for one hash after another, each left holding the previous one's
+        // blocks: every result must still equal argon2's own, hashed in fresh zeroed memory.
+        let mut memory = HashMemory::new(CHEAP);
+        for text in ["first passphrase", "second one", "first passphrase", ""] {
+            let salt = SaltString::generate(&mut OsRng);
+            assert_eq!(
+                hash_with_salt(&mut memory, CHEAP, text, &salt).unwrap(),
+                argon2_own_hash(CHEAP, text, &salt),
+                "{text:?}"
+            );
+        }
+        assert_eq!(memory.blocks.len(), 1024, "one cost's blocks are kept");
+        let mut owasp = HashMemory::new(HashCost::OWASP);
+        let salt = SaltString::generate(&mut OsRng);
+        let ours = hash_with_salt(&mut owasp, HashCost::OWASP, "correct horse", &salt).unwrap();
+        assert_eq!(
+            ours,
+            argon2_own_hash(HashCost::OWASP, "correct horse", &salt)
+        );
+        // And argon2's own verifier accepts it.
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"correct horsE", &parsed)
+            .is_err());
+    }
+
+    #[test]
+    fn verify_reads_the_cost_from_the_stored_hash_and_refuses_what_does_not_match() {
+        let mut memory = HashMemory::new(CHEAP);
+        let salt = SaltString::generate(&mut OsRng);
+        // Hashes argon2 made at a lower and a higher cost than the memory keeps, and with
+        // argon2i: each verifies, and the higher cost does not grow the kept memory.
+        let lower = HashCost {
+            memory_kib: 256,
+            ..CHEAP
+        };
+        let higher = HashCost {
+            memory_kib: 4096,
+            iterations: 2,
+            ..CHEAP
+        };
+        for cost in [lower, CHEAP, higher] {
+            let stored = argon2_own_hash(cost, "pass phrase", &salt);
+            assert!(
+                verify_blocking(&mut memory, &stored, "pass phrase"),
+                "{stored}"
+            );
+            assert!(
+                !verify_blocking(&mut memory, &stored, "pass phrasE"),
+                "{stored}"
+            );
+        }
+        assert_eq!(memory.blocks.len(), 1024);
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(b"pass phrase", &salt)
+            .unwrap()
+            .to_string();
+        assert!(argon2i.starts_with("$argon2i$"), "{argon2i}");
+        assert!(verify_blocking(&mut memory, &argon2i, "pass phrase"));
+        assert!(!verify_blocking(&mut memory, &argon2i, "pass phrasE"));
+
+        let stored = argon2_own_hash(CHEAP, "pass phrase", &salt);
+        let (head, output) = stored.rsplit_once('$').unwrap();
+        // One character of the output changed.
+        let flipped = if output.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{head}${flipped}{}", &output[1..]);
+        // The output cut short, the output gone, the salt gone, not a PHC string at all.
+        let short = format!("{head}${}", &output[..output.len() - 4]);
+        let mut no_salt = head.rsplit_once('$').unwrap().0.to_owned();
+        no_salt.push('$');
+        no_salt.push_str(output);
+        for bad in [
+            tampered.as_str(),
+            short.as_str(),
+            head,
+            no_salt.as_str(),
+            "pass phrase",
+            "",
+        ] {
+            assert!(!verify_blocking(&mut memory, bad, "pass phrase"), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn owasp_hash_is_argon2id_with_owasp_parameters() {
