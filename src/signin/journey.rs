@@ -342,7 +342,7 @@ pub async fn visit(
 
 /// Assess and act in one go, for handlers that have just recorded their result. `known` as for
 /// `assess`: the facts the handler read in this request, when its write did not change them
-/// (saving the journey's two reads of them once more).
+/// (saving the journey's read of them once more).
 pub async fn continue_journey(
     state: &AppState,
     browser: &Browser,

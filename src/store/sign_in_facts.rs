@@ -1,5 +1,5 @@
-//! What a sign-in journey works out at each of its steps about the person signing in, in two
-//! reads: the person with their second factor and their consent to this application, and their
+//! What a sign-in journey works out at each of its steps about the person signing in, in one
+//! read: the person with their second factor and their consent to this application, and their
 //! memberships with each firm's settings and exemptions. Every page of a journey asks these
 //! again (the answer may have changed since the last page), and as separate reads they were
 //! seven round trips a page.
@@ -51,26 +51,29 @@ impl SignInFacts {
     }
 }
 
-static PERSON_SQL: LazyLock<String> = LazyLock::new(|| {
+/// One row per membership (one row with the membership's columns null for a person in no
+/// firm, none for a person who does not exist), the person's own columns repeated on each:
+/// a person has a few memberships at most, and one round trip costs more than the repeats.
+static FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, \
          (SELECT COUNT(*) FROM totp_factors t WHERE t.person_id = p.id AND t.activated_at IS NOT NULL), \
-         (SELECT c.scope FROM consents c WHERE c.person_id = p.id AND c.client_id = $2) \
-         FROM people p WHERE p.id = $1",
-        qualified(PERSON_COLUMNS, "p")
-    )
-});
-
-static MEMBERS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT m.role, \
+         (SELECT c.scope FROM consents c WHERE c.person_id = p.id AND c.client_id = $2), \
+         m.role, \
          (SELECT COUNT(*) FROM policy_exclusions e WHERE e.firm_id = m.firm_id AND e.person_id = m.person_id AND e.policy = 'mfa'), \
          (SELECT COUNT(*) FROM policy_exclusions e WHERE e.firm_id = m.firm_id AND e.person_id = m.person_id AND e.policy = 'sso'), \
-         {} FROM memberships m JOIN firms f ON f.id = m.firm_id \
-         WHERE m.person_id = $1 ORDER BY f.name, m.firm_id",
+         {} FROM people p \
+         LEFT JOIN (memberships m JOIN firms f ON f.id = m.firm_id) ON m.person_id = p.id \
+         WHERE p.id = $1 ORDER BY f.name, m.firm_id",
+        qualified(PERSON_COLUMNS, "p"),
         qualified(FIRM_COLUMNS, "f")
     )
 });
+
+/// The person's own columns at the head of each row: theirs, the factor count, the consent.
+fn person_columns() -> usize {
+    PERSON_COLUMNS.split(',').count() + 2
+}
 
 impl Store {
     /// The facts about `person_id` a sign-in to `client_id` needs.
@@ -98,26 +101,27 @@ impl Reader {
             client_id: client_id.to_owned(),
             ..SignInFacts::default()
         };
-        if let Some(row) = sqlx::query(&PERSON_SQL)
+        let rows = sqlx::query(&FACTS_SQL)
             .bind(person_id)
             .bind(client_id)
-            .fetch_optional(self.connection())
-            .await?
-        {
-            let mut c = Columns::new(&row);
-            facts.person = Some(Person::read(&mut c)?);
-            facts.mfa_enrolled = c.take::<i64>()? > 0;
-            facts.consented_scopes = c
-                .take::<Option<String>>()?
-                .map(|s| words(&s))
-                .unwrap_or_default();
-        }
-        let rows = sqlx::query(&MEMBERS_SQL)
-            .bind(person_id)
             .fetch_all(self.connection())
             .await?;
-        for row in &rows {
+        for (n, row) in rows.iter().enumerate() {
             let mut c = Columns::new(row);
+            if n == 0 {
+                facts.person = Some(Person::read(&mut c)?);
+                facts.mfa_enrolled = c.take::<i64>()? > 0;
+                facts.consented_scopes = c
+                    .take::<Option<String>>()?
+                    .map(|s| words(&s))
+                    .unwrap_or_default();
+            } else {
+                c.skip(person_columns());
+            }
+            // A person in no firm: their one row has no membership.
+            if c.next_is_null()? {
+                continue;
+            }
             let role: String = c.take()?;
             let standing = PersonStanding {
                 mfa_excluded: c.take::<i64>()? > 0,

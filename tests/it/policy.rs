@@ -612,7 +612,7 @@ async fn nobody_turns_off_mfa_a_firm_requires_of_them() {
 
 #[tokio::test]
 async fn a_sign_in_step_reads_the_same_facts_as_the_separate_reads() {
-    // `Store::sign_in_facts` answers in two reads what each step of a journey used to ask in
+    // `Store::sign_in_facts` answers in one read what each step of a journey used to ask in
     // seven; for a person in two firms with different exemptions and password rules, and a
     // remembered consent, it must agree with each of those reads.
     use firmgate::store::firms::{ExemptFrom, FirmSetting};
@@ -697,4 +697,19 @@ async fn a_sign_in_step_reads_the_same_facts_as_the_separate_reads() {
         .await
         .unwrap();
     assert!(none.person.is_none() && none.members.is_empty() && !none.mfa_enrolled);
+
+    // Out of both firms: the person and their consent are still there, with no memberships.
+    for firm in [&fx.firm_id, &other] {
+        assert!(store
+            .remove_membership(firm, &fx.person_id, now)
+            .await
+            .unwrap());
+    }
+    let alone = store
+        .sign_in_facts(&fx.person_id, &fx.client_id)
+        .await
+        .unwrap();
+    assert_eq!(format!("{:?}", alone.person), format!("{person:?}"));
+    assert_eq!(alone.consented_scopes, vec!["openid", "email"]);
+    assert!(alone.members.is_empty());
 }
