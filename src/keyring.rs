@@ -83,7 +83,7 @@ impl Keyring {
         Ok(())
     }
 
-    /// Reads and decrypts every published key and swaps the in-memory set.
+    /// Reads every published key, decrypts those not loaded before, and swaps the in-memory set.
     pub async fn reload(
         &self,
         store: &Store,
@@ -94,7 +94,10 @@ impl Keyring {
         let current = self.current();
         let mut loaded = Vec::with_capacity(stored.len());
         for s in &stored {
-            loaded.push(LoadedKey::load(s, master)?);
+            loaded.push(match current.reloaded(s) {
+                Some(known) => known,
+                None => LoadedKey::load(s, master)?,
+            });
         }
         let set = KeySet::new(loaded);
         let jwks = set.jwks_json(now);
