@@ -30,9 +30,11 @@
 //!     (openidconnect crate); the upstream round trip; who an upstream account is (safe
 //!     linking, just-in-time membership). Its pages are `signin::sso` (the buttons and the
 //!     callback) and `account::sso_links` (My Profile).
-//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id, keys and JWS (ES256
-//!     signed through OpenSSL's EC key directly, `crypto::es256`), TOTP.
-//!   - [`keyring`]: the signing keys in memory, reloaded from the store.
+//!   - [`crypto`]: bearer secrets, sealing under the master key, argon2id (on hashing threads
+//!     that keep their argon2 memory), keys and JWS (ES256 signed through OpenSSL's EC key
+//!     directly, `crypto::es256`), TOTP.
+//!   - [`keyring`]: the signing keys in memory, reloaded from the store (only keys not seen
+//!     before are decrypted and decoded).
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
 //! - [`store`]: all SQL, SQLite or PostgreSQL (on SQLite, reads through a pool and writes
