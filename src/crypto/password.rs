@@ -73,7 +73,9 @@ type HashJob = Box<dyn FnOnce(&mut HashMemory) + Send>;
 /// `hash_password` allocates its 19 MiB and fills it with zeros for every hash: a twentieth of
 /// the hash's time, and the allocator keeps the freed blocks in per-thread arenas that grew to
 /// 160 MB after a sign-in storm. argon2 writes every block before it reads it, so the blocks
-/// need no clearing between hashes.
+/// need no clearing between hashes. What a hash leaves in them stays until the next hash, as it
+/// stayed in freed memory before; whoever can read this process's memory also sees passwords
+/// arrive in requests.
 struct HashMemory {
     blocks: Vec<Block>,
     /// Blocks kept: today's cost. A stored hash of a higher cost gets memory of its own for
