@@ -1,6 +1,7 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
-//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer
-//! of refresh-token rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
+//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`), the grouped writer
+//! of refresh-token rotations (`rotations`) and the grouped reads of refresh contexts
+//! (`grouped_reads`). The store runs on SQLite (embedded default, WAL)
 //! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
 //! have a connection of their own: see `Store::connect`); reads that go together can share one
 //! connection (`Reader`). Nothing above this module asks which database it is on.
@@ -16,6 +17,8 @@ pub mod consents;
 pub mod firm_members;
 pub mod firms;
 pub mod grants;
+mod grouped;
+mod grouped_reads;
 pub mod interactions;
 pub mod keys;
 pub mod mfa;
@@ -33,7 +36,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Connection, Executor};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -106,6 +109,8 @@ pub struct Store {
     clients: std::sync::Arc<client_cache::ClientCache>,
     /// Refresh-token rotations wait here to be written in groups (see `rotations`).
     rotations: rotations::RotationQueue,
+    /// Refresh grants' reads wait here to be read in groups (see `grouped_reads`).
+    refresh_contexts: grouped_reads::GroupedReads<refresh_context::RefreshContext>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -161,8 +166,12 @@ impl Store {
                 let pool = sqlite(8).connect(url).await?;
                 let writer = sqlite(1).connect(url).await?;
                 Ok(Store {
+                    refresh_contexts: grouped_reads::GroupedReads::start(
+                        &pool,
+                        &refresh_context::LOOKUP,
+                    ),
                     pool,
-                    rotations: rotations::RotationQueue::start(writer.clone()),
+                    rotations: rotations::RotationQueue::start(&writer, rotations::Writer::Shared),
                     writer,
                     clients: Default::default(),
                 })
@@ -184,7 +193,11 @@ impl Store {
                     .await?;
                 Ok(Store {
                     writer: pool.clone(),
-                    rotations: rotations::RotationQueue::start(pool.clone()),
+                    rotations: rotations::RotationQueue::start(&pool, rotations::Writer::Pooled),
+                    refresh_contexts: grouped_reads::GroupedReads::start(
+                        &pool,
+                        &refresh_context::LOOKUP,
+                    ),
                     pool,
                     clients: Default::default(),
                 })

@@ -279,6 +279,66 @@ async fn rotations_written_together_each_get_their_own_answer() {
 }
 
 #[tokio::test]
+async fn refresh_contexts_read_together_each_get_their_own_answer() {
+    // Concurrent refreshes read their tokens in one statement (`store::grouped_reads`). Each
+    // caller still gets its own token's row, two callers presenting the same token both get
+    // it, and a token that does not exist is answered "none" (RFC 6749 §6: an unknown refresh
+    // token is invalid_grant), whatever else is in the group.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let store = server.state.store.clone();
+    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let now = server.clock.now();
+    for i in 0..20 {
+        let rotated = store
+            .rotate_refresh_token(
+                &format!("read-parent-{i}"),
+                &format!("read-child-{i}"),
+                &grant_id,
+                now,
+                now + 60 + i,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rotated, Rotation::Rotated);
+    }
+    // Children 0-19 exist (each asked for twice), 20-29 do not.
+    let keys: Vec<String> = (0..50).map(|i| format!("read-child-{}", i % 30)).collect();
+    let mut calls = Vec::new();
+    for key in &keys {
+        let (store, key) = (store.clone(), key.clone());
+        calls.push(tokio::spawn(
+            async move { store.refresh_context(&key).await },
+        ));
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        let answer = call.await.unwrap().unwrap();
+        let child = i % 30;
+        if child < 20 {
+            let context = answer.unwrap_or_else(|| panic!("{} was not found", keys[i]));
+            assert_eq!(context.token.token_hash, keys[i]);
+            assert_eq!(context.token.expires_at, now + 60 + child as i64);
+            assert_eq!(context.token.used_at, None);
+            assert_eq!(context.grant.id, grant_id);
+            assert_eq!(context.person.unwrap().id, fx.person_id);
+            assert_eq!(context.membership.unwrap().firm_id, fx.firm_id);
+        } else {
+            assert!(answer.is_none(), "{} does not exist: {answer:?}", keys[i]);
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_refresh_carries_the_membership_as_it_is_now() {
     // OIDC Core §12.2: claims in the refreshed ID token reflect the person's current state; a
     // person removed from the firm gets no more tokens for it.
