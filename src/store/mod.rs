@@ -1,10 +1,10 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
 //! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`), the grouped writer
 //! of refresh-token rotations (`rotations`) and the grouped reads of refresh contexts
-//! (`grouped_reads`). The store runs on SQLite (embedded default, WAL)
-//! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
-//! have a connection of their own: see `Store::connect`); reads that go together can share one
-//! connection (`Reader`). Nothing above this module asks which database it is on.
+//! (`grouped_reads`), both worked by `grouped`. The store runs on SQLite (embedded default,
+//! WAL) or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite,
+//! writes have a connection of their own: see `Store::connect`); reads that go together can
+//! share one connection (`Reader`). Nothing above this module asks which database it is on.
 
 pub mod accounts;
 pub mod audit;

@@ -5,10 +5,11 @@
 //! WAL flush. Under load, the hand-offs around that one statement (acquire the connection, wake
 //! the database thread, wake the request, return the connection) cost far more than the insert,
 //! and they are serial. So rotations queue here, and a worker (`grouped`) writes all that are
-//! waiting as a single multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a row that comes
-//! back was rotated; one that does not conflicted with the unique index on `parent_hash`, which
-//! is the replay (or the losing side of a race), exactly as when each row was its own statement.
-//! With nothing else waiting, a rotation goes out at once, alone, so an idle server adds no delay.
+//! waiting as a single multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a
+//! row that comes back was rotated; one that does not conflicted with the unique index on
+//! `parent_hash`, which is the replay (or the losing side of a race), exactly as when each row
+//! was its own statement. With nothing else waiting, a rotation goes out at once, alone, so an
+//! idle server adds no delay.
 //!
 //! A batch that fails as a whole for one row's sake (a foreign key) is retried row by row, so one
 //! bad row cannot fail its neighbours; when the database is unavailable, every caller in the
