@@ -181,6 +181,23 @@ async fn refresh_tokens_expire_after_21_days() {
     );
 }
 
+/// Signs `fx`'s person in once and returns the store with the id of the grant that made.
+async fn signed_in_grant(server: &TestServer, fx: &Fixture) -> (firmgate::store::Store, String) {
+    signed_in_tokens(
+        server,
+        fx,
+        &Browser::new(server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let store = server.state.store.clone();
+    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    (store, grant_id)
+}
+
 /// Rotates 40 children of 20 parents (`{round}-parent-{i % 20}`) at once; row `bad`, if any,
 /// names a grant that does not exist and a parent of its own. Returns each row's answer.
 async fn rotate_forty_at_once(
@@ -225,18 +242,7 @@ async fn rotations_written_together_each_get_their_own_answer() {
     // that does not exist) fails alone.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    signed_in_tokens(
-        &server,
-        &fx,
-        &Browser::new(&server),
-        &AuthRequest::new(&fx.client_id),
-    )
-    .await;
-    let store = server.state.store.clone();
-    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let (store, grant_id) = signed_in_grant(&server, &fx).await;
     let now = server.clock.now();
     for (round, bad) in [("good", None), ("bad", Some(7))] {
         let answers = rotate_forty_at_once(&store, &grant_id, round, bad, now).await;
@@ -286,18 +292,7 @@ async fn refresh_contexts_read_together_each_get_their_own_answer() {
     // token is invalid_grant), whatever else is in the group.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    signed_in_tokens(
-        &server,
-        &fx,
-        &Browser::new(&server),
-        &AuthRequest::new(&fx.client_id),
-    )
-    .await;
-    let store = server.state.store.clone();
-    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let (store, grant_id) = signed_in_grant(&server, &fx).await;
     let now = server.clock.now();
     for i in 0..20 {
         let rotated = store
