@@ -1,10 +1,9 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
-//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`), the grouped writer
-//! of refresh-token rotations (`rotations`) and the grouped reads of refresh contexts
-//! (`grouped_reads`), both worked by `grouped`. The store runs on SQLite (embedded default,
-//! WAL) or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite,
-//! writes have a connection of their own: see `Store::connect`); reads that go together can
-//! share one connection (`Reader`). Nothing above this module asks which database it is on.
+//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer
+//! of refresh-token rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
+//! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
+//! have a connection of their own: see `Store::connect`); reads that go together can share one
+//! connection (`Reader`). Nothing above this module asks which database it is on.
 
 pub mod accounts;
 pub mod audit;
@@ -17,8 +16,6 @@ pub mod consents;
 pub mod firm_members;
 pub mod firms;
 pub mod grants;
-mod grouped;
-mod grouped_reads;
 pub mod interactions;
 pub mod keys;
 pub mod mfa;
@@ -36,7 +33,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Connection, Executor};
 
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -109,8 +106,6 @@ pub struct Store {
     clients: std::sync::Arc<client_cache::ClientCache>,
     /// Refresh-token rotations wait here to be written in groups (see `rotations`).
     rotations: rotations::RotationQueue,
-    /// Refresh grants' reads wait here to be read in groups (see `grouped_reads`).
-    refresh_contexts: grouped_reads::GroupedReads<refresh_context::RefreshContext>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -166,12 +161,8 @@ impl Store {
                 let pool = sqlite(8).connect(url).await?;
                 let writer = sqlite(1).connect(url).await?;
                 Ok(Store {
-                    refresh_contexts: grouped_reads::GroupedReads::start(
-                        &pool,
-                        &refresh_context::LOOKUP,
-                    ),
                     pool,
-                    rotations: rotations::RotationQueue::start(&writer, rotations::Writer::Shared),
+                    rotations: rotations::RotationQueue::start(writer.clone()),
                     writer,
                     clients: Default::default(),
                 })
@@ -193,11 +184,7 @@ impl Store {
                     .await?;
                 Ok(Store {
                     writer: pool.clone(),
-                    rotations: rotations::RotationQueue::start(&pool, rotations::Writer::Pooled),
-                    refresh_contexts: grouped_reads::GroupedReads::start(
-                        &pool,
-                        &refresh_context::LOOKUP,
-                    ),
+                    rotations: rotations::RotationQueue::start(pool.clone()),
                     pool,
                     clients: Default::default(),
                 })

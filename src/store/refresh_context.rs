@@ -1,8 +1,7 @@
 //! Everything the refresh grant checks, in one read: the presented token, its grant, the firm
 //! (whose policy applies at every refresh), the browser session a grant may be bound to, the
 //! person and their membership. Separate reads cost one database round trip each (on SQLite,
-//! a hop to its thread and back) for rows that are always wanted together; and concurrent
-//! refreshes share one statement (`grouped_reads`).
+//! a hop to its thread and back) for rows that are always wanted together.
 
 use std::sync::LazyLock;
 
@@ -10,9 +9,6 @@ use super::firms::{Firm, FIRM_COLUMNS};
 use super::grants::{GrantRecord, RefreshRecord, GRANT_COLUMNS, REFRESH_COLUMNS};
 use super::people::{Membership, Person, PERSON_COLUMNS};
 use super::sessions::{self, SessionRecord};
-use sqlx::any::AnyRow;
-
-use super::grouped_reads::Lookup;
 use super::{optional, qualified, Columns, Store, StoreResult};
 
 /// A refresh token with what its grant refers to; each `None` is a row that does not exist
@@ -27,7 +23,7 @@ pub struct RefreshContext {
     pub membership: Option<Membership>,
 }
 
-static SELECT_WHERE_KEY_IN: LazyLock<String> = LazyLock::new(|| {
+static SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, {}, {}, {}, m.role \
          FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id \
@@ -35,7 +31,7 @@ static SELECT_WHERE_KEY_IN: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN sessions s ON s.id = g.session_id \
          LEFT JOIN people p ON p.id = g.person_id \
          LEFT JOIN memberships m ON m.firm_id = g.firm_id AND m.person_id = g.person_id \
-         WHERE rt.token_hash IN ",
+         WHERE rt.token_hash = $1",
         qualified(REFRESH_COLUMNS, "rt"),
         qualified(GRANT_COLUMNS, "g"),
         qualified(FIRM_COLUMNS, "f"),
@@ -44,44 +40,39 @@ static SELECT_WHERE_KEY_IN: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Refresh contexts are read in groups (see `grouped_reads`): every refresh needs one, and
-/// under load many are waiting at once.
-pub(crate) static LOOKUP: LazyLock<Lookup<RefreshContext>> = LazyLock::new(|| Lookup {
-    select_where_key_in: SELECT_WHERE_KEY_IN.as_str(),
-    read,
-    key: |c| c.token.token_hash.as_str(),
-});
-
 impl Store {
     /// The refresh token whose hash is `hash`, with its grant and what the grant refers to.
     pub async fn refresh_context(&self, hash: &str) -> StoreResult<Option<RefreshContext>> {
-        self.refresh_contexts.read(self.pool(), hash).await
+        let Some(row) = sqlx::query(&SQL)
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut c = Columns::new(&row);
+        let token = RefreshRecord::read(&mut c)?;
+        let grant = GrantRecord::read(&mut c)?;
+        let firm = optional(&mut c, FIRM_COLUMNS, Firm::read)?;
+        let session = optional(&mut c, sessions::COLUMNS, SessionRecord::read)?;
+        let person = optional(&mut c, PERSON_COLUMNS, Person::read)?;
+        let role: Option<String> = c.take()?;
+        let membership = match (role, &firm, &grant.person_id) {
+            (Some(role), Some(firm), Some(person_id)) => Some(Membership {
+                firm_id: firm.id.clone(),
+                firm_name: firm.name.clone(),
+                person_id: person_id.clone(),
+                role,
+            }),
+            _ => None,
+        };
+        Ok(Some(RefreshContext {
+            token,
+            grant,
+            firm,
+            session,
+            person,
+            membership,
+        }))
     }
-}
-
-fn read(row: &AnyRow) -> StoreResult<RefreshContext> {
-    let mut c = Columns::new(row);
-    let token = RefreshRecord::read(&mut c)?;
-    let grant = GrantRecord::read(&mut c)?;
-    let firm = optional(&mut c, FIRM_COLUMNS, Firm::read)?;
-    let session = optional(&mut c, sessions::COLUMNS, SessionRecord::read)?;
-    let person = optional(&mut c, PERSON_COLUMNS, Person::read)?;
-    let role: Option<String> = c.take()?;
-    let membership = match (role, &firm, &grant.person_id) {
-        (Some(role), Some(firm), Some(person_id)) => Some(Membership {
-            firm_id: firm.id.clone(),
-            firm_name: firm.name.clone(),
-            person_id: person_id.clone(),
-            role,
-        }),
-        _ => None,
-    };
-    Ok(RefreshContext {
-        token,
-        grant,
-        firm,
-        session,
-        person,
-        membership,
-    })
 }

@@ -4,22 +4,20 @@
 //! database's writer: on SQLite its single connection, on PostgreSQL a commit that waits for the
 //! WAL flush. Under load, the hand-offs around that one statement (acquire the connection, wake
 //! the database thread, wake the request, return the connection) cost far more than the insert,
-//! and they are serial. So rotations queue here, and a worker (`grouped`) writes all that are
-//! waiting as a single multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a
-//! row that comes back was rotated; one that does not conflicted with the unique index on
-//! `parent_hash`, which is the replay (or the losing side of a race), exactly as when each row
-//! was its own statement. With nothing else waiting, a rotation goes out at once, alone, so an
-//! idle server adds no delay.
+//! and they are serial. So rotations queue here, and one task writes all that are waiting as a
+//! single multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a row that comes
+//! back was rotated; one that does not conflicted with the unique index on `parent_hash`, which
+//! is the replay (or the losing side of a race), exactly as when each row was its own statement.
+//! With nothing else waiting, a rotation goes out at once, alone, so an idle server adds no delay.
 //!
 //! A batch that fails as a whole for one row's sake (a foreign key) is retried row by row, so one
 //! bad row cannot fail its neighbours; when the database is unavailable, every caller in the
 //! batch gets that answer at once.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::grants::Rotation;
-use super::grouped::{self, GroupWork, Workers};
 use super::{StoreError, StoreResult};
 use crate::clock::UnixTime;
 
@@ -27,20 +25,6 @@ use crate::clock::UnixTime;
 /// parameter limits, and each batch size is its own prepared statement, so the sizes must fit
 /// sqlx's per-connection statement cache (100) or PostgreSQL would plan them again and again.
 const MAX_BATCH: usize = 64;
-
-/// Batches written at the same time. On PostgreSQL a batch waits for its commit's WAL flush;
-/// while it waits, the next batch gathers and goes out, and the server can flush both commits
-/// at once. On SQLite the writer pool has one connection, so the second batch waits for it.
-const BATCHES_IN_FLIGHT: usize = 2;
-
-/// Whether the writers go on their own way: see `RotationQueue::start`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Writer {
-    /// SQLite's one writer connection, which every other write also needs.
-    Shared,
-    /// A pool with connections to spare (PostgreSQL).
-    Pooled,
-}
 
 /// One rotation: the successor's hash names the token it replaces.
 #[derive(Clone, Debug)]
@@ -52,33 +36,26 @@ pub(crate) struct NewRotation {
     pub expires_at: UnixTime,
 }
 
-pub(crate) struct Queued {
+struct Queued {
     rotation: NewRotation,
     answer: oneshot::Sender<StoreResult<Rotation>>,
 }
 
-/// The sending side of the queue; the writers end when the last `Store` is dropped.
+/// The sending side of the queue; the writing task ends when the last `Store` is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct RotationQueue {
     queue: mpsc::UnboundedSender<Queued>,
 }
 
 impl RotationQueue {
-    /// Starts the writers on the current tokio runtime. On a `Writer::Shared` connection a
-    /// writer gives it back after every batch, so other writes are never kept waiting behind a
-    /// stream of rotations.
-    pub(crate) fn start(writer: &AnyPool, kind: Writer) -> RotationQueue {
+    /// Starts the writing task on the current tokio runtime.
+    pub(crate) fn start(writer: AnyPool) -> RotationQueue {
         let (queue, waiting) = mpsc::unbounded_channel();
-        let workers = Workers {
-            count: BATCHES_IN_FLIGHT,
-            max_group: MAX_BATCH,
-            keep_connection_while_busy: matches!(kind, Writer::Pooled),
-        };
-        grouped::start(writer, WriteBatches, waiting, workers);
+        tokio::spawn(write_batches(writer, waiting));
         RotationQueue { queue }
     }
 
-    /// Queues `rotation` and waits for its own answer. If the writers are gone (their runtime
+    /// Queues `rotation` and waits for its own answer. If the writing task is gone (its runtime
     /// shut down under a store that outlived it), the rotation is written directly.
     pub(crate) async fn rotate(
         &self,
@@ -88,7 +65,7 @@ impl RotationQueue {
         let (answer, answered) = oneshot::channel();
         let queued = Queued { rotation, answer };
         if let Err(mpsc::error::SendError(q)) = self.queue.send(queued) {
-            return rotate_one(&mut *writer.acquire().await?, &q.rotation).await;
+            return rotate_one(writer, &q.rotation).await;
         }
         answered.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
@@ -98,48 +75,28 @@ impl RotationQueue {
     }
 }
 
-struct WriteBatches;
-
-impl GroupWork for WriteBatches {
-    type Waiting = Queued;
-
-    async fn run(&self, writer: &mut AnyConnection, mut batch: Vec<Queued>) -> bool {
-        // Rows in the order of the tokens they replace: each row locks its parent (the unique
-        // index, the trigger's update), and two batches in flight that locked two parents in
-        // opposite orders would deadlock until the database broke the tie.
-        batch.sort_unstable_by(|a, b| a.rotation.old_hash.cmp(&b.rotation.old_hash));
+async fn write_batches(writer: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rotations: Vec<&NewRotation> = batch.iter().map(|q| &q.rotation).collect();
-        let mut usable = true;
-        let answers = match rotate_many(writer, &rotations).await {
+        let answers = match rotate_many(&writer, &rotations).await {
             Ok(answers) => answers,
             // The database is down: every row would wait out the same outage again.
-            Err(StoreError::Unavailable(why)) => {
-                usable = false;
-                rotations
-                    .iter()
-                    .map(|_| Err(StoreError::Unavailable(why.clone())))
-                    .collect()
-            }
+            Err(StoreError::Unavailable(why)) => rotations
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(why.clone())))
+                .collect(),
             Err(_) => {
                 let mut answers = Vec::with_capacity(rotations.len());
                 for r in &rotations {
-                    let answer = rotate_one(writer, r).await;
-                    usable &= !matches!(answer, Err(StoreError::Unavailable(_)));
-                    answers.push(answer);
+                    answers.push(rotate_one(&writer, r).await);
                 }
                 answers
             }
         };
-        for (queued, answer) in batch.into_iter().zip(answers) {
+        for (queued, answer) in batch.drain(..).zip(answers) {
             // A caller that gave up (its request was cancelled) does not want the answer.
             let _ = queued.answer.send(answer);
-        }
-        usable
-    }
-
-    fn fail(&self, batch: Vec<Queued>, error: StoreError) {
-        for queued in batch {
-            let _ = queued.answer.send(Err(error.clone()));
         }
     }
 }
@@ -170,7 +127,7 @@ fn batch_sql(n: usize) -> String {
 
 /// Writes `rotations` in one statement; each answer in the order given.
 async fn rotate_many(
-    writer: &mut AnyConnection,
+    writer: &AnyPool,
     rotations: &[&NewRotation],
 ) -> StoreResult<Vec<StoreResult<Rotation>>> {
     let sql = batch_sql(rotations.len());
@@ -201,7 +158,7 @@ async fn rotate_many(
 }
 
 /// Writes one rotation on its own.
-async fn rotate_one(writer: &mut AnyConnection, r: &NewRotation) -> StoreResult<Rotation> {
+async fn rotate_one(writer: &AnyPool, r: &NewRotation) -> StoreResult<Rotation> {
     let inserted = sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at, parent_hash) \
          VALUES ($1, $2, $3, $4, NULL, $5)",

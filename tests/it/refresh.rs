@@ -181,23 +181,6 @@ async fn refresh_tokens_expire_after_21_days() {
     );
 }
 
-/// Signs `fx`'s person in once and returns the store with the id of the grant that made.
-async fn signed_in_grant(server: &TestServer, fx: &Fixture) -> (firmgate::store::Store, String) {
-    signed_in_tokens(
-        server,
-        fx,
-        &Browser::new(server),
-        &AuthRequest::new(&fx.client_id),
-    )
-    .await;
-    let store = server.state.store.clone();
-    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    (store, grant_id)
-}
-
 /// Rotates 40 children of 20 parents (`{round}-parent-{i % 20}`) at once; row `bad`, if any,
 /// names a grant that does not exist and a parent of its own. Returns each row's answer.
 async fn rotate_forty_at_once(
@@ -242,7 +225,18 @@ async fn rotations_written_together_each_get_their_own_answer() {
     // that does not exist) fails alone.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    let (store, grant_id) = signed_in_grant(&server, &fx).await;
+    signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let store = server.state.store.clone();
+    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     let now = server.clock.now();
     for (round, bad) in [("good", None), ("bad", Some(7))] {
         let answers = rotate_forty_at_once(&store, &grant_id, round, bad, now).await;
@@ -281,55 +275,6 @@ async fn rotations_written_together_each_get_their_own_answer() {
                 .await
                 .unwrap();
         assert_eq!(orphans, 0, "{round}: nothing of the failed row was written");
-    }
-}
-
-#[tokio::test]
-async fn refresh_contexts_read_together_each_get_their_own_answer() {
-    // Concurrent refreshes read their tokens in one statement (`store::grouped_reads`). Each
-    // caller still gets its own token's row, two callers presenting the same token both get
-    // it, and a token that does not exist is answered "none" (RFC 6749 §6: an unknown refresh
-    // token is invalid_grant), whatever else is in the group.
-    let server = TestServer::start().await;
-    let fx = server.fixture().await;
-    let (store, grant_id) = signed_in_grant(&server, &fx).await;
-    let now = server.clock.now();
-    for i in 0..20 {
-        let rotated = store
-            .rotate_refresh_token(
-                &format!("read-parent-{i}"),
-                &format!("read-child-{i}"),
-                &grant_id,
-                now,
-                now + 60 + i,
-            )
-            .await
-            .unwrap();
-        assert_eq!(rotated, Rotation::Rotated);
-    }
-    // Children 0-19 exist (each asked for twice), 20-29 do not.
-    let keys: Vec<String> = (0..50).map(|i| format!("read-child-{}", i % 30)).collect();
-    let mut calls = Vec::new();
-    for key in &keys {
-        let (store, key) = (store.clone(), key.clone());
-        calls.push(tokio::spawn(
-            async move { store.refresh_context(&key).await },
-        ));
-    }
-    for (i, call) in calls.into_iter().enumerate() {
-        let answer = call.await.unwrap().unwrap();
-        let child = i % 30;
-        if child < 20 {
-            let context = answer.unwrap_or_else(|| panic!("{} was not found", keys[i]));
-            assert_eq!(context.token.token_hash, keys[i]);
-            assert_eq!(context.token.expires_at, now + 60 + child as i64);
-            assert_eq!(context.token.used_at, None);
-            assert_eq!(context.grant.id, grant_id);
-            assert_eq!(context.person.unwrap().id, fx.person_id);
-            assert_eq!(context.membership.unwrap().firm_id, fx.firm_id);
-        } else {
-            assert!(answer.is_none(), "{} does not exist: {answer:?}", keys[i]);
-        }
     }
 }
 
