@@ -625,7 +625,7 @@ async fn live_sessions(http: Client, args: Args) -> Outcome<()> {
             .await?;
         tokens.push(token.expose().to_owned());
     }
-    store.pool().close().await;
+    store.close().await;
     let cookie = firmgate::web::cookies::CookieName::Session.name(args.base.starts_with("https:"));
     let timings = Arc::new(Timings::default());
     let elapsed = each_once(args.connections, tokens, timings.clone(), move |token| {

@@ -32,11 +32,13 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
 impl Store {
     /// The code whose hash is `code_hash`, with its person and their membership of its firm.
     pub async fn code_context(&self, code_hash: &str) -> StoreResult<Option<CodeContext>> {
-        let Some(row) = sqlx::query(&SQL)
+        let mut reader = self.reader().await?;
+        let row = sqlx::query(&SQL)
             .bind(code_hash)
-            .fetch_optional(self.pool())
-            .await?
-        else {
+            .fetch_optional(reader.connection()?)
+            .await?;
+        reader.settled();
+        let Some(row) = row else {
             return Ok(None);
         };
         let mut c = Columns::new(&row);

@@ -106,14 +106,16 @@ impl Reader {
         browser_hash: &str,
         now: UnixTime,
     ) -> StoreResult<Option<InteractionRecord>> {
-        Ok(sqlx::query_as::<_, InteractionRecord>(
+        let interaction = sqlx::query_as::<_, InteractionRecord>(
             "SELECT id, browser_hash, client_id, request, firm_id, authenticated_session_id, consent, created_at, expires_at, completed_at, mfa_offer \
              FROM interactions WHERE id = $1 AND browser_hash = $2 AND expires_at > $3 AND completed_at IS NULL",
         )
         .bind(id)
         .bind(browser_hash)
         .bind(now)
-        .fetch_optional(self.connection())
-        .await?)
+        .fetch_optional(self.connection()?)
+        .await?;
+        self.settled();
+        Ok(interaction)
     }
 }

@@ -3,7 +3,8 @@
 //! of refresh-token rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
 //! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
 //! have a connection of their own: see `Store::connect`); reads that go together can share one
-//! connection (`Reader`). Nothing above this module asks which database it is on.
+//! connection (`Reader`), which the next reader takes over when its statements ran to their end
+//! (`kept`). Nothing above this module asks which database it is on.
 
 pub mod accounts;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod firm_members;
 pub mod firms;
 pub mod grants;
 pub mod interactions;
+mod kept;
 pub mod keys;
 pub mod mfa;
 pub mod outbox;
@@ -106,6 +108,8 @@ pub struct Store {
     clients: std::sync::Arc<client_cache::ClientCache>,
     /// Refresh-token rotations wait here to be written in groups (see `rotations`).
     rotations: rotations::RotationQueue,
+    /// Reader connections between statements, for the hot reads (see `kept`).
+    kept: std::sync::Arc<kept::KeptConnections>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -162,9 +166,10 @@ impl Store {
                 let writer = sqlite(1).connect(url).await?;
                 Ok(Store {
                     pool,
-                    rotations: rotations::RotationQueue::start(writer.clone()),
+                    rotations: rotations::RotationQueue::start(writer.clone(), None),
                     writer,
                     clients: Default::default(),
+                    kept: Default::default(),
                 })
             }
             Backend::Postgres => {
@@ -182,11 +187,13 @@ impl Store {
                     })
                     .connect(url)
                     .await?;
+                let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
                     writer: pool.clone(),
-                    rotations: rotations::RotationQueue::start(pool.clone()),
+                    rotations: rotations::RotationQueue::start(pool.clone(), Some(kept.clone())),
                     pool,
                     clients: Default::default(),
+                    kept,
                 })
             }
         }
@@ -208,9 +215,14 @@ impl Store {
         &self.pool
     }
 
-    /// One pooled connection for reads that go together (see `Reader`).
+    /// A connection for reads that go together (see `Reader`): one put aside by the last
+    /// reader whose statements all ran to their end (see `kept`), or one from the pool.
     pub async fn reader(&self) -> StoreResult<Reader> {
-        Ok(Reader(self.pool.acquire().await?))
+        Ok(Reader {
+            connection: Some(self.kept.take(&self.pool).await?),
+            kept: self.kept.clone(),
+            settled: true,
+        })
     }
 
     /// Where writes and transactions go.
@@ -222,9 +234,18 @@ impl Store {
     pub fn pool_stats(&self) -> crate::observe::metrics::PoolStats {
         crate::observe::metrics::PoolStats {
             size: self.pool.size(),
-            idle: self.pool.num_idle(),
+            // Those put aside between statements are idle too.
+            idle: self.pool.num_idle() + self.kept.len(),
             max: self.pool.options().get_max_connections(),
         }
+    }
+
+    /// Closes the connections, waiting for those in use to come back (for tools that open a
+    /// store of their own for a while; the server's lives as long as the process).
+    pub async fn close(&self) {
+        self.kept.release();
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// True when the database answers a trivial query (readiness).
@@ -235,12 +256,39 @@ impl Store {
 
 /// Reads that go together, on one pooled connection. sqlx checks a connection with a round trip
 /// (on SQLite, a hop to its thread and back) each time it goes back to the pool; the reads made
-/// through one `Reader` pay that once. Hold it only for those reads, never across other work.
-pub struct Reader(sqlx::pool::PoolConnection<sqlx::Any>);
+/// through one `Reader` pay that once, and none at all when every statement ran to its end:
+/// then the connection is put aside for the next reader (`kept`). Hold it only for those reads,
+/// never across other work.
+pub struct Reader {
+    /// `None` only while being dropped.
+    connection: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    kept: std::sync::Arc<kept::KeptConnections>,
+    /// False from the start of a statement until its answer has been read to the end.
+    settled: bool,
+}
 
 impl Reader {
-    pub(crate) fn connection(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.0
+    /// The connection for one statement; call `settled` once its answer is read. A statement
+    /// that failed or was cancelled leaves the reader unsettled, and its connection goes back
+    /// through sqlx's check.
+    pub(crate) fn connection(&mut self) -> StoreResult<&mut sqlx::AnyConnection> {
+        self.settled = false;
+        self.connection
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Unavailable("the reader has no connection".into()))
+    }
+
+    /// The last statement's answer has been read to its end.
+    pub(crate) fn settled(&mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let (true, Some(connection)) = (self.settled, self.connection.take()) {
+            self.kept.keep(connection);
+        }
     }
 }
 

@@ -43,11 +43,13 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
 impl Store {
     /// The refresh token whose hash is `hash`, with its grant and what the grant refers to.
     pub async fn refresh_context(&self, hash: &str) -> StoreResult<Option<RefreshContext>> {
-        let Some(row) = sqlx::query(&SQL)
+        let mut reader = self.reader().await?;
+        let row = sqlx::query(&SQL)
             .bind(hash)
-            .fetch_optional(self.pool())
-            .await?
-        else {
+            .fetch_optional(reader.connection()?)
+            .await?;
+        reader.settled();
+        let Some(row) = row else {
             return Ok(None);
         };
         let mut c = Columns::new(&row);

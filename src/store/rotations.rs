@@ -14,10 +14,13 @@
 //! bad row cannot fail its neighbours; when the database is unavailable, every caller in the
 //! batch gets that answer at once.
 
-use sqlx::{AnyPool, Row};
+use std::sync::Arc;
+
+use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::grants::Rotation;
+use super::kept::KeptConnections;
 use super::{StoreError, StoreResult};
 use crate::clock::UnixTime;
 
@@ -48,10 +51,12 @@ pub(crate) struct RotationQueue {
 }
 
 impl RotationQueue {
-    /// Starts the writing task on the current tokio runtime.
-    pub(crate) fn start(writer: AnyPool) -> RotationQueue {
+    /// Starts the writing task on the current tokio runtime. `kept`: where `writer`'s
+    /// connections wait between statements, when it shares them (PostgreSQL, whose writer is
+    /// the one pool); SQLite's single writer connection is never put aside.
+    pub(crate) fn start(writer: AnyPool, kept: Option<Arc<KeptConnections>>) -> RotationQueue {
         let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(writer, waiting));
+        tokio::spawn(write_batches(writer, kept, waiting));
         RotationQueue { queue }
     }
 
@@ -75,11 +80,15 @@ impl RotationQueue {
     }
 }
 
-async fn write_batches(writer: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+async fn write_batches(
+    writer: AnyPool,
+    kept: Option<Arc<KeptConnections>>,
+    mut waiting: mpsc::UnboundedReceiver<Queued>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rotations: Vec<&NewRotation> = batch.iter().map(|q| &q.rotation).collect();
-        let answers = match rotate_many(&writer, &rotations).await {
+        let answers = match write_batch(&writer, kept.as_deref(), &rotations).await {
             Ok(answers) => answers,
             // The database is down: every row would wait out the same outage again.
             Err(StoreError::Unavailable(why)) => rotations
@@ -125,9 +134,26 @@ fn batch_sql(n: usize) -> String {
     sql
 }
 
+/// Writes one batch on a connection from `kept` (put aside again once written) or `writer`.
+async fn write_batch(
+    writer: &AnyPool,
+    kept: Option<&KeptConnections>,
+    rotations: &[&NewRotation],
+) -> StoreResult<Vec<StoreResult<Rotation>>> {
+    match kept {
+        Some(kept) => {
+            let mut conn = kept.take(writer).await?;
+            let answers = rotate_many(&mut conn, rotations).await?;
+            kept.keep(conn);
+            Ok(answers)
+        }
+        None => rotate_many(&mut *writer.acquire().await?, rotations).await,
+    }
+}
+
 /// Writes `rotations` in one statement; each answer in the order given.
 async fn rotate_many(
-    writer: &AnyPool,
+    conn: &mut AnyConnection,
     rotations: &[&NewRotation],
 ) -> StoreResult<Vec<StoreResult<Rotation>>> {
     let sql = batch_sql(rotations.len());
@@ -140,7 +166,7 @@ async fn rotate_many(
             .bind(r.expires_at)
             .bind(&r.old_hash);
     }
-    let rows = query.fetch_all(writer).await?;
+    let rows = query.fetch_all(conn).await?;
     let mut inserted = std::collections::HashSet::with_capacity(rows.len());
     for row in &rows {
         inserted.insert(row.try_get::<String, _>(0)?);

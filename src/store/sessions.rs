@@ -232,9 +232,11 @@ impl Reader {
     ) -> StoreResult<Option<SessionRecord>> {
         let sql =
             format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
-        Ok(sqlx::query_as::<_, SessionRecord>(&sql)
+        let session = sqlx::query_as::<_, SessionRecord>(&sql)
             .bind(hash)
-            .fetch_optional(self.connection())
-            .await?)
+            .fetch_optional(self.connection()?)
+            .await?;
+        self.settled();
+        Ok(session)
     }
 }

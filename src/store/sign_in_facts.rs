@@ -104,8 +104,9 @@ impl Reader {
         let rows = sqlx::query(&FACTS_SQL)
             .bind(person_id)
             .bind(client_id)
-            .fetch_all(self.connection())
+            .fetch_all(self.connection()?)
             .await?;
+        self.settled();
         for (n, row) in rows.iter().enumerate() {
             let mut c = Columns::new(row);
             if n == 0 {
