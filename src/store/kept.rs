@@ -115,7 +115,7 @@ mod tests {
         // Cancelled half-way: the answer was never read to its end.
         let mut reader = store.reader().await.unwrap();
         let slow = sqlx::query(
-            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000000) \
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000000) \
              SELECT COUNT(*) FROM n",
         )
         .fetch_one(reader.connection().unwrap());

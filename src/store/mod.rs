@@ -108,7 +108,8 @@ pub struct Store {
     clients: std::sync::Arc<client_cache::ClientCache>,
     /// Refresh-token rotations wait here to be written in groups (see `rotations`).
     rotations: rotations::RotationQueue,
-    /// Reader connections between statements, for the hot reads (see `kept`).
+    /// Connections between statements: readers' and, on PostgreSQL, the rotation batches'
+    /// (see `kept`).
     kept: std::sync::Arc<kept::KeptConnections>,
 }
 
