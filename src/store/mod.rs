@@ -88,7 +88,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A PostgreSQL connection idle this long is pinged before use, so that one the server closed
 /// meanwhile (a restart, an idle timeout) is replaced rather than failing a request. sqlx pings
 /// before every use by default, a round trip to the server per statement; connections in
-/// steady use are checked anyway as they go back to the pool (sqlx pings each on release), and
+/// steady use are checked anyway as they go back to the pool (sqlx pings each on release), or
+/// were put aside by `kept` less than this long ago after a statement that ran to its end; and
 /// one that breaks while in use fails its query, which answers 503 like any outage.
 pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
