@@ -56,8 +56,11 @@ pub enum Rotation {
 
 pub(crate) const GRANT_COLUMNS: &str = "id, client_id, person_id, firm_id, session_id, scope, claims, auth_time, amr, acr, offline, created_at, revoked_at";
 
-/// The columns of a refresh token, in `RefreshRecord::read` order.
-pub(crate) const REFRESH_COLUMNS: &str = "token_hash, grant_id, created_at, expires_at, used_at";
+/// The columns of the refresh token `rt`, in `RefreshRecord::read` order. A token is used once
+/// its successor exists (migration 0011): the successor's `created_at` is its `used_at`; the
+/// column itself is set only for tokens rotated before migration 0010.
+pub(crate) const REFRESH_COLUMNS: &str = "rt.token_hash, rt.grant_id, rt.created_at, rt.expires_at, \
+     COALESCE(rt.used_at, (SELECT n.created_at FROM refresh_tokens n WHERE n.parent_hash = rt.token_hash)) AS used_at";
 
 impl GrantRecord {
     /// Reads the fields in `GRANT_COLUMNS` order from a joined row.
@@ -162,7 +165,8 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshRecord>> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let sql =
+            format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens rt WHERE rt.token_hash = $1");
         Ok(sqlx::query_as::<_, RefreshRecord>(&sql)
             .bind(hash)
             .fetch_optional(self.pool())
@@ -170,8 +174,9 @@ impl Store {
     }
 
     /// Uses `old_hash` once and stores its successor, atomically: one INSERT naming the
-    /// replaced token, which a unique index lets succeed once per token and a trigger marks
-    /// used (migration 0010). Concurrent rotations share a statement (see `rotations`).
+    /// replaced token, which a unique index lets succeed once per token (migration 0010), and
+    /// which makes the replaced token used (its successor exists, migration 0011). Concurrent
+    /// rotations share a statement (see `rotations`).
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,

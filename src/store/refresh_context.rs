@@ -32,7 +32,7 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN people p ON p.id = g.person_id \
          LEFT JOIN memberships m ON m.firm_id = g.firm_id AND m.person_id = g.person_id \
          WHERE rt.token_hash = $1",
-        qualified(REFRESH_COLUMNS, "rt"),
+        REFRESH_COLUMNS,
         qualified(GRANT_COLUMNS, "g"),
         qualified(FIRM_COLUMNS, "f"),
         qualified(sessions::COLUMNS, "s"),

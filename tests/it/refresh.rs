@@ -321,3 +321,90 @@ async fn a_refresh_carries_the_membership_as_it_is_now() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
+    // RFC 9700 §4.14.2; RFC 7662 §2.2. Since migration 0011 a rotation writes only the successor
+    // row, which names the token it replaces: that row is what makes the old token used, for
+    // introspection as for the refresh grant. Tokens rotated before migration 0010 carry the mark
+    // in their own row (used_at) and no successor names them: they count as used too.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let introspect = |token: String| {
+        let (server, fx) = (&server, &fx);
+        async move {
+            let res = server
+                .backchannel()
+                .post(server.url("/introspect"))
+                .basic_auth(&fx.client_id, Some(&fx.client_secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<serde_json::Value>().await.unwrap()["active"].clone()
+        }
+    };
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(rt1.clone()).await, true);
+    let (status, r2) = refresh(&server, &fx, &rt1).await;
+    assert_eq!(status, StatusCode::OK, "{r2}");
+    let rt2 = r2["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(rt1).await, false, "replaced by its successor");
+    assert_eq!(introspect(rt2.clone()).await, true, "the successor is not");
+
+    // A token marked used the old way, with no successor naming it.
+    let t = signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let old = t["refresh_token"].as_str().unwrap().to_owned();
+    let grant_id: String = sqlx::query_scalar(
+        "SELECT grant_id FROM refresh_tokens r WHERE NOT EXISTS \
+         (SELECT 1 FROM refresh_tokens n WHERE n.parent_hash = r.token_hash) \
+         AND r.grant_id NOT IN (SELECT grant_id FROM refresh_tokens WHERE token_hash IN \
+         (SELECT parent_hash FROM refresh_tokens WHERE parent_hash IS NOT NULL))",
+    )
+    .fetch_one(server.state.store.pool())
+    .await
+    .unwrap();
+    let marked = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE grant_id = $2")
+        .bind(server.clock.now())
+        .bind(&grant_id)
+        .execute(server.state.store.pool())
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(marked, 1, "the second sign-in's one token");
+    assert_eq!(introspect(old.clone()).await, false, "marked used");
+    let (status, body) = refresh(&server, &fx, &old).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "a marked token is a replay: {body}"
+    );
+    let revoked: Option<i64> = sqlx::query_scalar("SELECT revoked_at FROM grants WHERE id = $1")
+        .bind(&grant_id)
+        .fetch_one(server.state.store.pool())
+        .await
+        .unwrap();
+    assert!(
+        revoked.is_some(),
+        "the replay revoked the marked token's family"
+    );
+    assert_eq!(
+        introspect(rt2).await,
+        true,
+        "the replay revoked its own family, not the first sign-in's"
+    );
+}
