@@ -2,6 +2,7 @@
 //! on refresh, scope narrowing, and the tie to the browser session. [SECURITY cases 52-54, 66;
 //! RFC 9700 §4.14.2; OIDC Core §12.2]
 
+use firmgate::crypto::bearer::{BearerToken, TokenKind};
 use firmgate::store::grants::Rotation;
 use reqwest::StatusCode;
 
@@ -369,23 +370,21 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
     )
     .await;
     let old = t["refresh_token"].as_str().unwrap().to_owned();
-    let grant_id: String = sqlx::query_scalar(
-        "SELECT grant_id FROM refresh_tokens r WHERE NOT EXISTS \
-         (SELECT 1 FROM refresh_tokens n WHERE n.parent_hash = r.token_hash) \
-         AND r.grant_id NOT IN (SELECT grant_id FROM refresh_tokens WHERE token_hash IN \
-         (SELECT parent_hash FROM refresh_tokens WHERE parent_hash IS NOT NULL))",
-    )
-    .fetch_one(server.state.store.pool())
-    .await
-    .unwrap();
-    let marked = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE grant_id = $2")
+    let hash = BearerToken::from_presented(&old).hash(TokenKind::RefreshToken);
+    let grant_id: String =
+        sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(&hash)
+            .fetch_one(server.state.store.pool())
+            .await
+            .unwrap();
+    let marked = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
         .bind(server.clock.now())
-        .bind(&grant_id)
+        .bind(&hash)
         .execute(server.state.store.pool())
         .await
         .unwrap()
         .rows_affected();
-    assert_eq!(marked, 1, "the second sign-in's one token");
+    assert_eq!(marked, 1);
     assert_eq!(introspect(old.clone()).await, false, "marked used");
     let (status, body) = refresh(&server, &fx, &old).await;
     assert_eq!(
