@@ -331,19 +331,12 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
     // in their own row (used_at) and no successor names them: they count as used too.
     let server = TestServer::start().await;
     let fx = server.fixture().await;
-    let introspect = |token: String| {
+    let active = |token: String| {
         let (server, fx) = (&server, &fx);
         async move {
-            let res = server
-                .backchannel()
-                .post(server.url("/introspect"))
-                .basic_auth(&fx.client_id, Some(&fx.client_secret))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
-            res.json::<serde_json::Value>().await.unwrap()["active"].clone()
+            let (status, body) = introspect(server, &fx.client_id, &fx.client_secret, &token).await;
+            assert_eq!(status, StatusCode::OK);
+            body["active"].clone()
         }
     };
     let t = signed_in_tokens(
@@ -354,12 +347,12 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
     )
     .await;
     let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(introspect(rt1.clone()).await, true);
+    assert_eq!(active(rt1.clone()).await, true);
     let (status, r2) = refresh(&server, &fx, &rt1).await;
     assert_eq!(status, StatusCode::OK, "{r2}");
     let rt2 = r2["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(introspect(rt1).await, false, "replaced by its successor");
-    assert_eq!(introspect(rt2.clone()).await, true, "the successor is not");
+    assert_eq!(active(rt1).await, false, "replaced by its successor");
+    assert_eq!(active(rt2.clone()).await, true, "the successor is not");
 
     // A token marked used the old way, with no successor naming it.
     let t = signed_in_tokens(
@@ -385,7 +378,7 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
         .unwrap()
         .rows_affected();
     assert_eq!(marked, 1);
-    assert_eq!(introspect(old.clone()).await, false, "marked used");
+    assert_eq!(active(old.clone()).await, false, "marked used");
     let (status, body) = refresh(&server, &fx, &old).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -402,7 +395,7 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
         "the replay revoked the marked token's family"
     );
     assert_eq!(
-        introspect(rt2).await,
+        active(rt2).await,
         true,
         "the replay revoked its own family, not the first sign-in's"
     );

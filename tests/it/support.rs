@@ -622,6 +622,25 @@ pub async fn userinfo(server: &TestServer, access_token: &str) -> (StatusCode, H
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
+/// RFC 7662 §2.1: `token` introspected by the client `id` (HTTP Basic).
+pub async fn introspect(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    token: &str,
+) -> (StatusCode, Value) {
+    let res = server
+        .backchannel()
+        .post(server.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
 /// Signs in through the browser and redeems the code: the tokens a relying party holds.
 pub async fn signed_in_tokens(
     server: &TestServer,

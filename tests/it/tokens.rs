@@ -155,24 +155,6 @@ async fn client_credentials_issue_an_access_token_only() {
     );
 }
 
-async fn introspect(
-    server: &TestServer,
-    id: &str,
-    secret: &str,
-    token: &str,
-) -> (StatusCode, Value) {
-    let res = server
-        .backchannel()
-        .post(server.url("/introspect"))
-        .basic_auth(id, Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let s = res.status();
-    (s, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn introspection_and_revocation() {
     // SECURITY cases 55-56 (RFC 7662 §2.2; RFC 7009 §2.1).
