@@ -192,7 +192,7 @@ impl Store {
             now,
             expires_at,
         };
-        self.rotations.rotate(self.writer(), rotation).await
+        self.rotations.rotate(rotation).await
     }
 
     pub async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! All SQL lives here, one file per aggregate, plus one per joined read that serves a hot path
-//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`) and the grouped writer
-//! of refresh-token rotations (`rotations`). The store runs on SQLite (embedded default, WAL)
+//! across aggregates (`code_context`, `refresh_context`, `sign_in_facts`), and the statements
+//! that the requests waiting at the same moment share (`grouped`: the refresh grant's read in
+//! `refresh_context`, its rotation in `rotations`). The store runs on SQLite (embedded default, WAL)
 //! or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
 //! have a connection of their own: see `Store::connect`); reads that go together can share one
 //! connection (`Reader`), which the next reader takes over when its statements ran to their end
@@ -17,6 +18,7 @@ pub mod consents;
 pub mod firm_members;
 pub mod firms;
 pub mod grants;
+mod grouped;
 pub mod interactions;
 mod kept;
 pub mod keys;
@@ -112,6 +114,8 @@ pub struct Store {
     /// Connections between statements: readers' and, on PostgreSQL, the rotation batches'
     /// (see `kept`).
     kept: std::sync::Arc<kept::KeptConnections>,
+    /// The refresh grant's reads wait here to be made in groups (see `refresh_context`).
+    refresh_reader: refresh_context::RefreshReader,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -166,31 +170,58 @@ impl Store {
                 };
                 let pool = sqlite(8).connect(url).await?;
                 let writer = sqlite(1).connect(url).await?;
+                let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
+                    refresh_reader: refresh_context::RefreshReader::start(
+                        pool.clone(),
+                        kept.clone(),
+                    ),
                     pool,
                     rotations: rotations::RotationQueue::start(writer.clone(), None),
                     writer,
                     clients: Default::default(),
-                    kept: Default::default(),
+                    kept,
                 })
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .acquire_timeout(acquire)
-                    .max_connections(16)
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
+                let postgres = |max: u32| {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(acquire)
+                        .max_connections(max)
+                        .test_before_acquire(false)
+                        .before_acquire(|conn, meta| {
+                            Box::pin(async move {
+                                if meta.idle_for >= IDLE_BEFORE_PING {
+                                    conn.ping().await?;
+                                }
+                                Ok(true)
+                            })
+                        })
+                };
+                let pool = postgres(16).connect(url).await?;
+                // The refresh grant's grouped read looks up to `MAX_BATCH` tokens by their
+                // primary key. Its plan is made once per connection and kept, and one made
+                // while the tables were nearly empty (a new database, or statistics taken
+                // then) scans refresh_tokens whole: cheap at first, and then each read costs
+                // as much as the table is long until autovacuum's next ANALYZE, minutes later
+                // (measured: 1.9k refreshes/s instead of 5.5k in a new database's first eight
+                // seconds). On a connection of its own, that read is planned without table
+                // scans whatever the statistics say.
+                let refresh_pool = postgres(1)
+                    .after_connect(|conn, _| {
                         Box::pin(async move {
-                            if meta.idle_for >= IDLE_BEFORE_PING {
-                                conn.ping().await?;
-                            }
-                            Ok(true)
+                            conn.execute("SET enable_seqscan = off").await?;
+                            Ok(())
                         })
                     })
                     .connect(url)
                     .await?;
                 let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
+                    refresh_reader: refresh_context::RefreshReader::start(
+                        refresh_pool,
+                        Default::default(),
+                    ),
                     writer: pool.clone(),
                     rotations: rotations::RotationQueue::start(pool.clone(), Some(kept.clone())),
                     pool,
@@ -220,9 +251,16 @@ impl Store {
     /// A connection for reads that go together (see `Reader`): one put aside by the last
     /// reader whose statements all ran to their end (see `kept`), or one from the pool.
     pub async fn reader(&self) -> StoreResult<Reader> {
+        Store::reader_on(&self.pool, &self.kept).await
+    }
+
+    pub(crate) async fn reader_on(
+        pool: &AnyPool,
+        kept: &std::sync::Arc<kept::KeptConnections>,
+    ) -> StoreResult<Reader> {
         Ok(Reader {
-            connection: Some(self.kept.take(&self.pool).await?),
-            kept: self.kept.clone(),
+            connection: Some(kept.take(pool).await?),
+            kept: kept.clone(),
             settled: true,
         })
     }
@@ -248,6 +286,7 @@ impl Store {
         self.kept.release();
         self.pool.close().await;
         self.writer.close().await;
+        self.refresh_reader.close().await;
     }
 
     /// True when the database answers a trivial query (readiness).

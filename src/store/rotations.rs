@@ -1,14 +1,11 @@
-//! Refresh-token rotations, committed in groups.
+//! Refresh-token rotations, committed in groups (see `grouped`).
 //!
 //! A rotation is one INSERT (migration 0010), but every one of them must pass through the
 //! database's writer: on SQLite its single connection, on PostgreSQL a commit that waits for the
-//! WAL flush. Under load, the hand-offs around that one statement (acquire the connection, wake
-//! the database thread, wake the request, return the connection) cost far more than the insert,
-//! and they are serial. So rotations queue here, and one task writes all that are waiting as a
-//! single multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a row that comes
-//! back was rotated; one that does not conflicted with the unique index on `parent_hash`, which
-//! is the replay (or the losing side of a race), exactly as when each row was its own statement.
-//! With nothing else waiting, a rotation goes out at once, alone, so an idle server adds no delay.
+//! WAL flush. The rotations that wait are written as a single multi-row
+//! `INSERT ... ON CONFLICT DO NOTHING RETURNING token_hash`: a row that comes back was rotated;
+//! one that does not conflicted with the unique index on `parent_hash`, which is the replay (or
+//! the losing side of a race), exactly as when each row was its own statement.
 //!
 //! A batch that fails as a whole for one row's sake (a foreign key) is retried row by row, so one
 //! bad row cannot fail its neighbours; when the database is unavailable, every caller in the
@@ -17,9 +14,9 @@
 use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, Row};
-use tokio::sync::{mpsc, oneshot};
 
 use super::grants::Rotation;
+use super::grouped::{all_unavailable, Group, Grouped, Stopped};
 use super::kept::KeptConnections;
 use super::{StoreError, StoreResult};
 use crate::clock::UnixTime;
@@ -39,73 +36,59 @@ pub(crate) struct NewRotation {
     pub expires_at: UnixTime,
 }
 
-struct Queued {
-    rotation: NewRotation,
-    answer: oneshot::Sender<StoreResult<Rotation>>,
+/// Where rotations are written: `kept` holds `writer`'s connections between statements when
+/// it shares them (PostgreSQL, whose writer is the one pool); SQLite's single writer connection
+/// is never put aside.
+pub(crate) struct Rotations {
+    writer: AnyPool,
+    kept: Option<Arc<KeptConnections>>,
 }
 
-/// The sending side of the queue; the writing task ends when the last `Store` is dropped.
+/// The rotations waiting to be written.
 #[derive(Clone, Debug)]
 pub(crate) struct RotationQueue {
-    queue: mpsc::UnboundedSender<Queued>,
+    writer: AnyPool,
+    grouped: Grouped<Rotations>,
 }
 
 impl RotationQueue {
-    /// Starts the writing task on the current tokio runtime. `kept`: where `writer`'s
-    /// connections wait between statements, when it shares them (PostgreSQL, whose writer is
-    /// the one pool); SQLite's single writer connection is never put aside.
+    /// Starts the writing task on the current tokio runtime.
     pub(crate) fn start(writer: AnyPool, kept: Option<Arc<KeptConnections>>) -> RotationQueue {
-        let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(writer, kept, waiting));
-        RotationQueue { queue }
+        RotationQueue {
+            grouped: Grouped::start(Rotations {
+                writer: writer.clone(),
+                kept,
+            }),
+            writer,
+        }
     }
 
-    /// Queues `rotation` and waits for its own answer. If the writing task is gone (its runtime
-    /// shut down under a store that outlived it), the rotation is written directly.
-    pub(crate) async fn rotate(
-        &self,
-        writer: &AnyPool,
-        rotation: NewRotation,
-    ) -> StoreResult<Rotation> {
-        let (answer, answered) = oneshot::channel();
-        let queued = Queued { rotation, answer };
-        if let Err(mpsc::error::SendError(q)) = self.queue.send(queued) {
-            return rotate_one(writer, &q.rotation).await;
+    /// Queues `rotation` and waits for its own answer; written directly when the writing task
+    /// is gone.
+    pub(crate) async fn rotate(&self, rotation: NewRotation) -> StoreResult<Rotation> {
+        match self.grouped.ask(rotation).await {
+            Ok(answer) => answer,
+            Err(Stopped(rotation)) => rotate_one(&self.writer, &rotation).await,
         }
-        answered.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the rotation writer stopped".into(),
-            ))
-        })
     }
 }
 
-async fn write_batches(
-    writer: AnyPool,
-    kept: Option<Arc<KeptConnections>>,
-    mut waiting: mpsc::UnboundedReceiver<Queued>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let rotations: Vec<&NewRotation> = batch.iter().map(|q| &q.rotation).collect();
-        let answers = match write_batch(&writer, kept.as_deref(), &rotations).await {
+impl Group for Rotations {
+    type Item = NewRotation;
+    type Answer = Rotation;
+    const MAX: usize = MAX_BATCH;
+
+    async fn run(&self, rotations: &[&NewRotation]) -> Vec<StoreResult<Rotation>> {
+        match write_batch(&self.writer, self.kept.as_deref(), rotations).await {
             Ok(answers) => answers,
-            // The database is down: every row would wait out the same outage again.
-            Err(StoreError::Unavailable(why)) => rotations
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(why.clone())))
-                .collect(),
+            Err(StoreError::Unavailable(why)) => all_unavailable(rotations.len(), &why),
             Err(_) => {
                 let mut answers = Vec::with_capacity(rotations.len());
-                for r in &rotations {
-                    answers.push(rotate_one(&writer, r).await);
+                for r in rotations {
+                    answers.push(rotate_one(&self.writer, r).await);
                 }
                 answers
             }
-        };
-        for (queued, answer) in batch.drain(..).zip(answers) {
-            // A caller that gave up (its request was cancelled) does not want the answer.
-            let _ = queued.answer.send(answer);
         }
     }
 }

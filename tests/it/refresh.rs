@@ -400,3 +400,63 @@ async fn a_token_is_used_once_its_successor_exists_or_it_was_marked_used() {
         "the replay revoked its own family, not the first sign-in's"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_made_together_each_get_their_own_token_and_closing_returns() {
+    // Concurrent refreshes share one read (`store::refresh_context`). Each still gets its own
+    // token's row: a known one, one asked twice in the same read (a replay racing its first
+    // use), and one that does not exist. Closing the store afterwards does not wait on the
+    // connection the reads put aside.
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    signed_in_tokens(
+        &server,
+        &fx,
+        &Browser::new(&server),
+        &AuthRequest::new(&fx.client_id),
+    )
+    .await;
+    let store = server.state.store.clone();
+    let grant_id: String = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let now = server.clock.now();
+    let rotated = rotate_forty_at_once(&store, &grant_id, "read", None, now).await;
+    assert!(rotated.iter().all(Result::is_ok));
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM refresh_tokens WHERE parent_hash LIKE $1")
+            .bind("read-parent-%")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(known.len(), 20);
+    let asked: Vec<(String, bool)> = (0..60)
+        .map(|i| match i % 3 {
+            0 | 1 => (known[(i / 3) % known.len()].clone(), true),
+            _ => (format!("no-such-token-{i}"), false),
+        })
+        .collect();
+    let reads: Vec<_> = asked
+        .iter()
+        .map(|(hash, _)| {
+            let (store, hash) = (store.clone(), hash.clone());
+            tokio::spawn(async move { store.refresh_context(&hash).await })
+        })
+        .collect();
+    for ((hash, exists), read) in asked.iter().zip(reads) {
+        let context = read.await.unwrap().unwrap();
+        match context {
+            Some(c) => {
+                assert!(exists, "{hash} does not exist, yet was found");
+                assert_eq!(&c.token.token_hash, hash);
+                assert_eq!(c.grant.id, grant_id);
+                assert_eq!(c.person.unwrap().id, fx.person_id);
+            }
+            None => assert!(!exists, "{hash} exists, yet was not found"),
+        }
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(5), store.close())
+        .await
+        .expect("closing does not wait on the reads' connection");
+}
