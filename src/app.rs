@@ -63,8 +63,6 @@ pub enum StartError {
     Password(#[from] PasswordHashError),
     #[error(transparent)]
     Mail(#[from] crate::mail::sender::MailError),
-    #[error("cannot build the HTTP client for upstream providers: {0}")]
-    Upstreams(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
 }
@@ -88,7 +86,7 @@ impl AppState {
             &settings.mail_from,
             settings.outbox_dir.clone(),
         )?;
-        let upstreams = crate::federation::Upstreams::new(&settings.upstreams)?;
+        let upstreams = crate::federation::Upstreams::new(&settings.upstreams);
         let state = AppState(Arc::new(Services {
             upstreams,
             backchannel: Arc::new(tokio::sync::Notify::new()),

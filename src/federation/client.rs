@@ -237,7 +237,8 @@ impl Provider {
         state: &str,
         login_hint: Option<&str>,
     ) -> Result<Begun, FederationError> {
-        let d = self.discovered(upstreams.http(), None).await?;
+        let http = upstreams.http().await.map_err(|e| self.unreachable(e))?;
+        let d = self.discovered(http, None).await?;
         let client = self.client(&d, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = crate::crypto::bearer::BearerToken::generate()
@@ -280,7 +281,8 @@ impl Provider {
             nonce,
             pkce_verifier,
         } = *r;
-        let d = self.discovered(upstreams.http(), None).await?;
+        let http = upstreams.http().await.map_err(|e| self.unreachable(e))?;
+        let d = self.discovered(http, None).await?;
         // RFC 9207 §2.4: an `iss` that does not name this upstream is a mix-up; an upstream
         // that promises `iss` must send it. Checked before the code goes anywhere.
         let iss_ok = match iss_param {
@@ -296,7 +298,7 @@ impl Provider {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| self.unreachable(e))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(upstreams.http())
+            .request_async(http)
             .await
             .map_err(|e| match e {
                 openidconnect::RequestTokenError::ServerResponse(r) => FederationError::Upstream {
@@ -317,9 +319,7 @@ impl Provider {
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 // The upstream may have rotated its keys since we cached them.
-                let fresh = self
-                    .discovered(upstreams.http(), Some(KEY_REFRESH_MIN_AGE))
-                    .await?;
+                let fresh = self.discovered(http, Some(KEY_REFRESH_MIN_AGE)).await?;
                 self.verify(&fresh, &token, nonce, now)
             }
             other => other,

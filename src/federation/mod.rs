@@ -84,12 +84,17 @@ impl FederationError {
     }
 }
 
-/// The configured upstreams and one HTTP client for all of them.
+/// The configured upstreams and one HTTP client for all of them (also back-channel logout's).
 #[derive(Clone)]
 pub struct Upstreams {
     providers: Arc<Vec<Arc<client::Provider>>>,
-    http: reqwest::Client,
+    http: Arc<tokio::sync::OnceCell<reqwest::Client>>,
 }
+
+/// The TLS back end could not be set up, so nothing can be called out to.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for outgoing calls: {0}")]
+pub struct HttpClientError(String);
 
 impl std::fmt::Debug for Upstreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,23 +105,16 @@ impl std::fmt::Debug for Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(settings: &[UpstreamSettings]) -> Result<Upstreams, reqwest::Error> {
-        // No redirects (the openidconnect crate's advice against SSRF), and bounded waits so
-        // a slow upstream cannot hold a sign-in for long.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(10))
-            .build()?;
-        Ok(Upstreams {
+    pub fn new(settings: &[UpstreamSettings]) -> Upstreams {
+        Upstreams {
             providers: Arc::new(
                 settings
                     .iter()
                     .map(|s| Arc::new(client::Provider::new(s.clone())))
                     .collect(),
             ),
-            http,
-        })
+            http: Arc::default(),
+        }
     }
 
     /// (name, label) of every configured upstream, in button order.
@@ -142,7 +140,29 @@ impl Upstreams {
         )
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The HTTP client, built on first use rather than at start: building it loads the
+    /// system's CA certificates (some 400,000 allocations in OpenSSL and a sixth of the idle
+    /// server's resident memory), which a node nobody signs in to through an upstream, with no
+    /// back-channel logout, never needs. Built on a blocking thread, since loading takes tens
+    /// of milliseconds; every caller that arrives meanwhile waits for the same client.
+    pub async fn http(&self) -> Result<&reqwest::Client, HttpClientError> {
+        self.http
+            .get_or_try_init(|| async {
+                tokio::task::spawn_blocking(build_http_client)
+                    .await
+                    .map_err(|e| HttpClientError(e.to_string()))?
+            })
+            .await
     }
+}
+
+fn build_http_client() -> Result<reqwest::Client, HttpClientError> {
+    // No redirects (the openidconnect crate's advice against SSRF), and bounded waits so a slow
+    // upstream cannot hold a sign-in for long.
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| HttpClientError(e.to_string()))
 }

@@ -118,9 +118,8 @@ async fn send(state: &AppState, p: &PendingLogout, now: i64) -> Result<(), Strin
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("logout_token", &token)
         .finish();
-    let res = state
-        .upstreams
-        .http()
+    let http = state.upstreams.http().await.map_err(|e| e.to_string())?;
+    let res = http
         .post(&uri)
         .header("content-type", "application/x-www-form-urlencoded")
         .timeout(Duration::from_secs(5))
