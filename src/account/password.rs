@@ -182,7 +182,8 @@ pub async fn change(
 ) -> Result<u64, AccountError> {
     let now = state.clock.now();
     let keys = throttle::login_keys(&person.email, actor.ip.as_deref());
-    if let Some(wait) = throttle::blocked(&state.store, &keys, now).await? {
+    let checked = throttle::check(&state.store, &keys, now).await?;
+    if let Some(wait) = checked.wait() {
         refused(state, person, "throttled", actor, now).await?;
         return Err(AccountError::Throttled(wait));
     }
@@ -195,7 +196,7 @@ pub async fn change(
         refused(state, person, "wrong current password", actor, now).await?;
         return Err(AccountError::WrongCurrent);
     }
-    throttle::succeeded(&state.store, &keys).await?;
+    throttle::succeeded(&state.store, &keys, &checked).await?;
     if new != confirm {
         return Err(AccountError::Mismatch);
     }

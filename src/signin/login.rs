@@ -148,7 +148,8 @@ pub async fn submit(
     }
     let keys = throttle::login_keys(&email, actor.ip.as_deref());
     let now = state.clock.now();
-    if let Some(wait) = throttle::blocked(&state.store, &keys, now).await? {
+    let checked = throttle::check(&state.store, &keys, now).await?;
+    if let Some(wait) = checked.wait() {
         audit::record(
             &state.store,
             AuditEvent::SignInThrottled {
@@ -193,7 +194,7 @@ pub async fn submit(
             return Ok(retry("Email or password is incorrect."));
         }
     };
-    throttle::succeeded(&state.store, &keys).await?;
+    throttle::succeeded(&state.store, &keys, &checked).await?;
     if person.password_temporary != 0
         && person
             .password_expires_at

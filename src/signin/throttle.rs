@@ -5,6 +5,7 @@
 
 use crate::clock::UnixTime;
 use crate::store::people::email_key;
+use crate::store::throttles::ThrottleStanding;
 use crate::store::{Store, StoreResult};
 
 const WINDOW_SECS: i64 = 15 * 60;
@@ -25,13 +26,23 @@ pub fn login_keys(email: &str, ip: Option<&str>) -> LoginKeys {
     }
 }
 
-/// Seconds to wait, if either key is locked.
-pub async fn blocked(store: &Store, keys: &LoginKeys, now: UnixTime) -> StoreResult<Option<i64>> {
+/// The counters' word before a credential check: `wait()` says whether either key is locked,
+/// and `succeeded` needs it to know whether there is anything to clear.
+pub struct Checked(ThrottleStanding);
+
+impl Checked {
+    /// Seconds to wait, if either key is locked.
+    pub fn wait(&self) -> Option<i64> {
+        (self.0.wait > 0).then_some(self.0.wait)
+    }
+}
+
+/// Reads both keys' counters, before a credential check.
+pub async fn check(store: &Store, keys: &LoginKeys, now: UnixTime) -> StoreResult<Checked> {
     let address = keys.address.as_deref().unwrap_or(&keys.account);
-    let wait = store
-        .throttle_wait_either(&keys.account, address, now)
-        .await?;
-    Ok((wait > 0).then_some(wait))
+    Ok(Checked(
+        store.throttle_standing(&keys.account, address, now).await?,
+    ))
 }
 
 pub fn lock_secs(failures: i64, free: i64) -> i64 {
@@ -58,8 +69,14 @@ pub async fn failed(store: &Store, keys: &LoginKeys, now: UnixTime) -> StoreResu
     Ok(())
 }
 
-pub async fn succeeded(store: &Store, keys: &LoginKeys) -> StoreResult<()> {
-    store.throttle_clear(&keys.account).await
+/// Clears the account's counter after a correct credential. Most sign-ins have no counter to
+/// clear, and skipping the delete then spares the database a write. A failure counted by
+/// another attempt while this one was checked stays counted: the stricter of the two orders.
+pub async fn succeeded(store: &Store, keys: &LoginKeys, checked: &Checked) -> StoreResult<()> {
+    if checked.0.key_counted {
+        store.throttle_clear(&keys.account).await?;
+    }
+    Ok(())
 }
 
 pub fn message(wait_secs: i64) -> String {

@@ -6,28 +6,42 @@ use sqlx::Row;
 use super::{Store, StoreResult};
 use crate::clock::UnixTime;
 
+/// What the counters said before a credential check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleStanding {
+    /// Seconds until both keys may try again (0 = now).
+    pub wait: i64,
+    /// The first key has a counter (failures in a window, or a lock) to clear on success.
+    pub key_counted: bool,
+}
+
 impl Store {
     /// Seconds until `key` may try again (0 = now).
     pub async fn throttle_wait(&self, key: &str, now: UnixTime) -> StoreResult<i64> {
-        self.throttle_wait_either(key, key, now).await
+        Ok(self.throttle_standing(key, key, now).await?.wait)
     }
 
-    /// Seconds until both keys may try again (0 = now): the later lock, in one read.
-    pub async fn throttle_wait_either(
+    /// Seconds until both keys may try again (0 = now), the later lock, and whether `key` has
+    /// failures counted, in one read.
+    pub async fn throttle_standing(
         &self,
         key: &str,
         other_key: &str,
         now: UnixTime,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<ThrottleStanding> {
         let row = sqlx::query(
-            "SELECT COALESCE(MAX(locked_until), 0) AS locked_until FROM throttles \
-             WHERE key = $1 OR key = $2",
+            "SELECT COALESCE(MAX(locked_until), 0) AS locked_until, \
+               COUNT(CASE WHEN key = $1 THEN 1 END) AS key_rows \
+             FROM throttles WHERE key = $1 OR key = $2",
         )
         .bind(key)
         .bind(other_key)
         .fetch_one(self.pool())
         .await?;
-        Ok((row.try_get::<i64, _>("locked_until")? - now).max(0))
+        Ok(ThrottleStanding {
+            wait: (row.try_get::<i64, _>("locked_until")? - now).max(0),
+            key_counted: row.try_get::<i64, _>("key_rows")? > 0,
+        })
     }
 
     /// Counts a failure in the current window and returns the new count.

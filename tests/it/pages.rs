@@ -398,6 +398,56 @@ async fn repeated_failures_lock_the_account_for_a_while() {
 }
 
 #[tokio::test]
+async fn a_correct_password_clears_the_account_count() {
+    // SECURITY case 74: the count is of consecutive failures. Four, a success, four more: no
+    // lock, because the success cleared the first four (eight without it would lock).
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let throttles = || async {
+        server
+            .state
+            .store
+            .throttle_standing(
+                &format!("login:acct:{}", fx.email.to_lowercase()),
+                "",
+                server.clock.now(),
+            )
+            .await
+            .unwrap()
+    };
+    for round in 0..2 {
+        let browser = Browser::new(&server);
+        let html = browser
+            .follow(browser.authorize(&AuthRequest::new(&fx.client_id)).await)
+            .await
+            .text()
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            browser
+                .submit_login(&html, &fx.email, "wrong password guess")
+                .await;
+        }
+        assert!(throttles().await.key_counted, "round {round}: counted");
+        let res = browser.submit_login(&html, &fx.email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "round {round}");
+        assert!(!throttles().await.key_counted, "round {round}: cleared");
+    }
+    // A sign-in with nothing counted has nothing to clear and still gets in.
+    let browser = Browser::new(&server);
+    browser
+        .sign_in(&AuthRequest::new(&fx.client_id), &fx.email)
+        .await;
+    assert_eq!(
+        throttles().await,
+        firmgate::store::throttles::ThrottleStanding {
+            wait: 0,
+            key_counted: false
+        }
+    );
+}
+
+#[tokio::test]
 async fn idle_timeout_of_eight_hours_slides_and_firms_may_shorten_it() {
     // SECURITY case 66.
     let server = TestServer::start().await;
