@@ -122,10 +122,17 @@ pub async fn submit(
         return Err(PageError::expired());
     };
     let now = state.clock.now();
+    // The facts the journey just read: the consent given before, to add this one to. They
+    // go on to `continue_journey` as `remember_consent` left them.
+    let mut facts = assessment.facts;
     if decision == "allow" {
+        let Some(f) = facts.as_mut() else {
+            return Err(PageError::expired());
+        };
+        merge_scopes(&mut f.consented_scopes, &i.request.scopes);
         state
             .store
-            .remember_consent(&s.person_id, &i.request.client_id, &i.request.scopes, now)
+            .remember_consent(&s.person_id, &i.request.client_id, &f.consented_scopes, now)
             .await?;
     }
     state
@@ -145,10 +152,5 @@ pub async fn submit(
     )
     .await?;
     i.record.consent = Some(decision.to_owned());
-    // The facts just read, with the consent as `remember_consent` stored it.
-    let mut facts = assessment.facts;
-    if let (Some(f), "allow") = (facts.as_mut(), decision) {
-        merge_scopes(&mut f.consented_scopes, &i.request.scopes);
-    }
     Ok(continue_journey(&state, &browser, i, session.as_ref(), facts).await)
 }

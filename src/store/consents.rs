@@ -22,7 +22,8 @@ impl Store {
         }
     }
 
-    /// Records consent to `scopes`, merged with what was allowed before.
+    /// Records consent to `scopes`: all the scopes allowed, those given before merged in by the
+    /// caller (`merge_scopes`), which has just read them with the rest of the sign-in's facts.
     pub async fn remember_consent(
         &self,
         person_id: &str,
@@ -30,15 +31,13 @@ impl Store {
         scopes: &[String],
         now: UnixTime,
     ) -> StoreResult<()> {
-        let mut all = self.consented_scopes(person_id, client_id).await?;
-        merge_scopes(&mut all, scopes);
         sqlx::query(
             "INSERT INTO consents (person_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (person_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
         )
         .bind(person_id)
         .bind(client_id)
-        .bind(all.join(" "))
+        .bind(scopes.join(" "))
         .bind(now)
         .execute(self.writer())
         .await?;

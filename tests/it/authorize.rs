@@ -445,6 +445,46 @@ async fn offline_access_needs_consent_in_this_request() {
 }
 
 #[tokio::test]
+async fn consent_to_more_scopes_adds_to_what_was_given() {
+    // OIDC Core §3.1.2.4: consent is asked for what the person has not allowed; what they
+    // allowed before stays allowed (an earlier `email`, a later `profile`: both remembered).
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let browser = Browser::new(&server);
+    let scoped = |scope: &str| AuthRequest::new(&fx.client_id).with("scope", scope);
+    browser.sign_in(&scoped("openid email"), &fx.email).await;
+    let res = browser
+        .follow(browser.authorize(&scoped("openid profile")).await)
+        .await;
+    assert!(
+        res.url().path().ends_with("/signin/consent"),
+        "a new scope asks again: {}",
+        res.url()
+    );
+    let html = res.text().await.unwrap();
+    let back = location(&browser.submit_consent(&html, "allow").await);
+    assert!(query_param(&back, "code").is_some(), "{back}");
+    let mut given = server
+        .state
+        .store
+        .consented_scopes(&fx.person_id, &fx.client_id)
+        .await
+        .unwrap();
+    given.sort();
+    assert_eq!(given, ["email", "openid", "profile"]);
+    for scope in ["openid email", "openid profile", "openid email profile"] {
+        let res = browser
+            .authorize(&scoped(scope).with("prompt", "none"))
+            .await;
+        assert!(
+            query_param(&location(&res), "code").is_some(),
+            "{scope} is remembered: {}",
+            location(&res)
+        );
+    }
+}
+
+#[tokio::test]
 async fn consent_denied_returns_access_denied() {
     let server = TestServer::start().await;
     let fx = server.fixture().await;
