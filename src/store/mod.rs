@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backchannel;
+mod checkpoints;
 pub mod client_cache;
 pub mod clients;
 pub mod code_context;
@@ -116,6 +117,8 @@ pub struct Store {
     kept: std::sync::Arc<kept::KeptConnections>,
     /// The refresh grant's reads wait here to be made in groups (see `refresh_context`).
     refresh_reader: refresh_context::RefreshReader,
+    /// SQLite only: the WAL checkpoints, made beside the writer (see `checkpoints`).
+    checkpoints: Option<checkpoints::Checkpoints>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -149,7 +152,7 @@ impl Store {
                 // through one connection, the writers queueing for it in order, while reads
                 // (WAL: never blocked by the writer) go through a pool of their own. The busy
                 // timeout remains for other processes on the same file (the CLI, other nodes).
-                let sqlite = |max: u32| {
+                let sqlite = |max: u32, pragmas: &'static str| {
                     AnyPoolOptions::new()
                         .acquire_timeout(acquire)
                         .max_connections(max)
@@ -157,21 +160,27 @@ impl Store {
                         // not go away between uses, and the ping sqlx sends by default before
                         // each use is one more hop to that thread per statement.
                         .test_before_acquire(false)
-                        .after_connect(|conn, _| {
+                        .after_connect(move |conn, _| {
                             Box::pin(async move {
                                 conn.execute(
                                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                                      PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
                                 )
                                 .await?;
+                                if !pragmas.is_empty() {
+                                    conn.execute(pragmas).await?;
+                                }
                                 Ok(())
                             })
                         })
                 };
-                let pool = sqlite(8).connect(url).await?;
-                let writer = sqlite(1).connect(url).await?;
+                let pool = sqlite(8, "").connect(url).await?;
+                // The WAL is copied back beside the writer (`checkpoints`), not by it.
+                let writer = sqlite(1, checkpoints::WRITER_PRAGMAS).connect(url).await?;
+                let checkpointer = sqlite(1, "").connect(url).await?;
                 let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
+                    checkpoints: Some(checkpoints::Checkpoints::start(checkpointer)),
                     refresh_reader: refresh_context::RefreshReader::start(
                         pool.clone(),
                         kept.clone(),
@@ -227,6 +236,7 @@ impl Store {
                     pool,
                     clients: Default::default(),
                     kept,
+                    checkpoints: None,
                 })
             }
         }
@@ -287,6 +297,9 @@ impl Store {
         self.pool.close().await;
         self.writer.close().await;
         self.refresh_reader.close().await;
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.close().await;
+        }
     }
 
     /// True when the database answers a trivial query (readiness).
