@@ -11,10 +11,13 @@
 //! the readers', whose pool it would otherwise hold up and reorder). A PASSIVE
 //! checkpoint takes neither the write lock nor readers' locks: it copies what no reader still
 //! needs and leaves the rest for the next one, and once all of the WAL is copied the next
-//! write starts it again from the beginning, so the file does not grow.
+//! write starts it again from the beginning, so the file does not grow. A round with no
+//! write since the last checkpoint (the WAL file's modification time unchanged) does nothing,
+//! and the connection is opened at the first checkpoint: an idle server holds neither.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sqlx::AnyPool;
 
@@ -30,15 +33,21 @@ pub const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=16384;";
 /// it is gone, or `close` closed its connection.
 #[derive(Clone, Debug)]
 pub struct Checkpoints {
-    /// One connection, the task's own.
+    /// One connection, the task's own, opened when first needed.
     pool: AnyPool,
     _running: Arc<()>,
 }
 
 impl Checkpoints {
-    pub fn start(pool: AnyPool) -> Checkpoints {
+    /// `database`: the database file's path; `pool`: a lazy pool of one connection to it.
+    pub fn start(database: &str, pool: AnyPool) -> Checkpoints {
         let running = Arc::new(());
-        tokio::spawn(checkpoint_while(Arc::downgrade(&running), pool.clone()));
+        let wal = PathBuf::from(format!("{database}-wal"));
+        tokio::spawn(checkpoint_while(
+            Arc::downgrade(&running),
+            pool.clone(),
+            wal,
+        ));
         Checkpoints {
             pool,
             _running: running,
@@ -50,27 +59,40 @@ impl Checkpoints {
     }
 }
 
-async fn checkpoint_while(running: Weak<()>, pool: AnyPool) {
-    let mut tick = tokio::time::interval(EVERY);
+async fn checkpoint_while(running: Weak<()>, pool: AnyPool, wal: PathBuf) {
+    // What was written before the start is left to the next checkpoint after a write.
+    let mut copied_up_to = written_at(&wal);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if running.strong_count() == 0 || pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        // Read before the checkpoint: a write made while it runs is copied by the next one.
+        // (The kernel's file times are coarse: a write in the same few milliseconds as the
+        // last one seen waits for the next write's round, or the writer's backstop.)
+        let written = written_at(&wal);
+        if written == copied_up_to {
+            continue;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&pool)
             .await
         {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(
+            Ok(_) => copied_up_to = written,
+            Err(_) if pool.is_closed() => return,
+            Err(e) => tracing::warn!(
                 error = %e,
                 "a WAL checkpoint failed; the writer checkpoints if the WAL grows large"
-            );
+            ),
         }
     }
+}
+
+/// When the WAL was last written to (`None` while there is none).
+fn written_at(wal: &Path) -> Option<SystemTime> {
+    std::fs::metadata(wal).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]
@@ -114,6 +136,15 @@ mod tests {
             backstop, 16_384,
             "the writer checkpoints only as a backstop"
         );
+        // Nothing written yet: no round checkpoints, and the task's connection is not opened.
+        tokio::time::sleep(EVERY * 3).await;
+        let task = store
+            .checkpoints
+            .as_ref()
+            .expect("a file database")
+            .pool
+            .clone();
+        assert_eq!(task.size(), 0, "no connection while nothing is written");
         sqlx::query("CREATE TABLE written (x INTEGER)")
             .execute(store.writer())
             .await
@@ -129,6 +160,11 @@ mod tests {
         // them into the file, within two of its rounds.
         tokio::time::sleep(EVERY * 3).await;
         assert_eq!(rows_in_the_file_alone(&db, dir.path()).await, 100);
+        assert_eq!(task.size(), 1);
         store.close().await;
+        assert!(
+            task.is_closed(),
+            "closing the store closes the task's connection"
+        );
     }
 }

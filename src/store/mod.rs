@@ -177,10 +177,11 @@ impl Store {
                 let pool = sqlite(8, "").connect(url).await?;
                 // The WAL is copied back beside the writer (`checkpoints`), not by it.
                 let writer = sqlite(1, checkpoints::WRITER_PRAGMAS).connect(url).await?;
-                let checkpointer = sqlite(1, "").connect(url).await?;
+                let checkpointer = sqlite(1, "").connect_lazy(url)?;
                 let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
-                    checkpoints: Some(checkpoints::Checkpoints::start(checkpointer)),
+                    checkpoints: sqlite_path(url)
+                        .map(|file| checkpoints::Checkpoints::start(&file, checkpointer)),
                     refresh_reader: refresh_context::RefreshReader::start(
                         pool.clone(),
                         kept.clone(),
