@@ -38,7 +38,7 @@
 //!   - [`audit`]: the audit trail.
 //!   - [`mail`]: the outbox and its delivery (SMTP or .eml files).
 //! - [`store`]: all SQL, SQLite or PostgreSQL (on SQLite, reads through a pool and writes
-//!   through one connection of their own); client records cached per node for at most 2 s;
+//!   through one connection of their own, the WAL checkpointed beside it); client records cached per node for at most 2 s;
 //!   the refresh grant's reads and its rotations that wait at the same moment made as one
 //!   statement each (`store::grouped`); what a code redemption, a refresh and each sign-in
 //!   page check read in one or two joined reads, on a connection the last such read left between statements (no release check).

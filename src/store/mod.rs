@@ -3,7 +3,8 @@
 //! that the requests waiting at the same moment share (`grouped`: the refresh grant's read in
 //! `refresh_context`, its rotation in `rotations`). The store runs on SQLite (embedded default,
 //! WAL) or PostgreSQL (scale-out) through sqlx `Any` pools with SQL written once (on SQLite, writes
-//! have a connection of their own: see `Store::connect`); reads that go together can share one
+//! have a connection of their own, see `Store::connect`, and the WAL is copied back beside it,
+//! see `checkpoints`); reads that go together can share one
 //! connection (`Reader`), which the next reader takes over when its statements ran to their end
 //! (`kept`). Nothing above this module asks which database it is on.
 
