@@ -3,15 +3,16 @@
 //! database there and then, fsyncs included, before its commit returns; in this process that
 //! connection is the only writer, so every write queued behind it waits too. Measured with
 //! 32 refresh rotations at a time (`bench_load refresh`, 6 s loads, alternating builds):
-//! 5.1-6.4k/s with p99 15-18 ms checkpointing on the writer, 6.7-7.6k/s with p99 7-9 ms
-//! with no checkpoint at all.
+//! 5.5-6.6k/s with p99 15-18 ms checkpointing on the writer, 6.8-8.0k/s with p99 10-14 ms
+//! checkpointing here (and 6.7-7.6k/s with no checkpoint at all, to size it).
 //!
 //! So the writer checkpoints only as a backstop (`WRITER_PRAGMAS`), and a task
 //! here asks for a PASSIVE checkpoint every `EVERY` on a connection of its own (not one of
 //! the readers', whose pool it would otherwise hold up and reorder). A PASSIVE
 //! checkpoint takes neither the write lock nor readers' locks: it copies what no reader still
 //! needs and leaves the rest for the next one, and once all of the WAL is copied the next
-//! write starts it again from the beginning, so the file does not grow. A round with no
+//! write that finds no reader on an older snapshot starts it again from the beginning, so the
+//! file does not keep growing. A round with no
 //! write since the last checkpoint (the WAL file's modification time unchanged) does nothing,
 //! and the connection is opened at the first checkpoint: an idle server holds neither.
 
