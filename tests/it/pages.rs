@@ -353,12 +353,7 @@ async fn repeated_failures_lock_the_account_for_a_while() {
     let server = TestServer::start().await;
     let fx = server.fixture().await;
     let browser = Browser::new(&server);
-    let html = browser
-        .follow(browser.authorize(&AuthRequest::new(&fx.client_id)).await)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = browser.page_for(&AuthRequest::new(&fx.client_id)).await;
     for _ in 0..5 {
         browser
             .submit_login(&html, &fx.email, "wrong password guess")
@@ -417,12 +412,7 @@ async fn a_correct_password_clears_the_account_count() {
     };
     for round in 0..2 {
         let browser = Browser::new(&server);
-        let html = browser
-            .follow(browser.authorize(&AuthRequest::new(&fx.client_id)).await)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let html = browser.page_for(&AuthRequest::new(&fx.client_id)).await;
         for _ in 0..4 {
             browser
                 .submit_login(&html, &fx.email, "wrong password guess")

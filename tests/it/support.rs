@@ -495,6 +495,13 @@ impl Browser {
         res
     }
 
+    /// The HTML of the page that `/authorize` with `req` leads to (the login page, for a
+    /// browser not signed in).
+    pub async fn page_for(&self, req: &AuthRequest) -> String {
+        let res = self.follow(self.authorize(req).await).await;
+        res.text().await.expect("a page")
+    }
+
     /// Fills in the login form on `page` (a response showing the login page).
     pub async fn submit_login(&self, page_html: &str, email: &str, password: &str) -> Response {
         let csrf = hidden(page_html, "csrf").expect("csrf on the login page");
