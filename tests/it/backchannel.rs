@@ -54,8 +54,13 @@ async fn start_receiver(fail_first: u32) -> (String, Receiver) {
     (url, r)
 }
 
+/// How long a test waits for deliveries, polling: the first one also builds the HTTP client
+/// (it loads the system's CA certificates), which takes seconds on a loaded 2-core machine
+/// running the whole suite at once.
+const DELIVERY_WAIT_POLLS: usize = 200;
+
 async fn wait_for_tokens(r: &Receiver, n: usize) -> Vec<String> {
-    for _ in 0..100 {
+    for _ in 0..DELIVERY_WAIT_POLLS {
         let got = r.tokens.lock().unwrap().clone();
         if got.len() >= n {
             return got;
@@ -63,6 +68,17 @@ async fn wait_for_tokens(r: &Receiver, n: usize) -> Vec<String> {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     r.tokens.lock().unwrap().clone()
+}
+
+/// Waits until `n` requests reached the receiver, answered or refused; returns how many did.
+async fn wait_for_requests(r: &Receiver, n: u32) -> u32 {
+    for _ in 0..DELIVERY_WAIT_POLLS {
+        if *r.requests.lock().unwrap() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    *r.requests.lock().unwrap()
 }
 
 async fn signed_in_with_backchannel(server: &TestServer, uri: &str) -> (Fixture, Browser, String) {
@@ -166,13 +182,7 @@ async fn sign_out_everywhere_and_failed_deliveries_are_retried() {
         .await
         .unwrap();
     server.state.backchannel.notify_one();
-    for _ in 0..60 {
-        if *receiver.requests.lock().unwrap() >= 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(*receiver.requests.lock().unwrap(), 1);
+    assert_eq!(wait_for_requests(&receiver, 1).await, 1);
     assert!(receiver.tokens.lock().unwrap().is_empty());
     // The retry waits 10 s (on firmgate's clock), then delivers.
     server.clock.advance(11);
