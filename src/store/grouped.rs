@@ -95,8 +95,8 @@ async fn run_groups<G: Group>(group: G, mut waiting: mpsc::UnboundedReceiver<Wai
     }
 }
 
-/// Each of `n` requests gets `e`: when the database is unavailable, every member of the group
-/// would wait out the same outage again.
+/// Each of `n` requests gets "unavailable" with `why`: when the database is unavailable, every
+/// member of the group would wait out the same outage again if each were retried alone.
 pub(crate) fn all_unavailable<A>(n: usize, why: &str) -> Vec<StoreResult<A>> {
     (0..n)
         .map(|_| Err(StoreError::Unavailable(why.to_owned())))

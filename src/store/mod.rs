@@ -178,11 +178,17 @@ impl Store {
                 let pool = sqlite(8, "").connect(url).await?;
                 // The WAL is copied back beside the writer (`checkpoints`), not by it.
                 let writer = sqlite(1, checkpoints::WRITER_PRAGMAS).connect(url).await?;
-                let checkpointer = sqlite(1, "").connect_lazy(url)?;
+                // A file's WAL only: an in-memory database has none.
+                let checkpoints = match sqlite_path(url) {
+                    Some(file) => Some(checkpoints::Checkpoints::start(
+                        &file,
+                        sqlite(1, "").connect_lazy(url)?,
+                    )),
+                    None => None,
+                };
                 let kept = std::sync::Arc::<kept::KeptConnections>::default();
                 Ok(Store {
-                    checkpoints: sqlite_path(url)
-                        .map(|file| checkpoints::Checkpoints::start(&file, checkpointer)),
+                    checkpoints,
                     refresh_reader: refresh_context::RefreshReader::start(
                         pool.clone(),
                         kept.clone(),

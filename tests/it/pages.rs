@@ -403,7 +403,10 @@ async fn a_correct_password_clears_the_account_count() {
             .state
             .store
             .throttle_standing(
-                &format!("login:acct:{}", fx.email.to_lowercase()),
+                &format!(
+                    "login:acct:{}",
+                    firmgate::store::people::email_key(&fx.email)
+                ),
                 "",
                 server.clock.now(),
             )
