@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::journey::{continue_journey, visit, AtStep, Visit};
+use super::journey::{act, assess, visit, AtStep, Visit};
 use super::login::InteractionQuery;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
@@ -135,10 +135,6 @@ pub async fn submit(
             .remember_consent(&s.person_id, &i.request.client_id, &f.consented_scopes, now)
             .await?;
     }
-    state
-        .store
-        .set_interaction_consent(i.id(), decision)
-        .await?;
     audit::record(
         &state.store,
         AuditEvent::Consent {
@@ -152,5 +148,15 @@ pub async fn submit(
     )
     .await?;
     i.record.consent = Some(decision.to_owned());
-    Ok(continue_journey(&state, &browser, i, session.as_ref(), facts).await)
+    let request = i.request.clone();
+    let assessment = assess(&state, browser.ip, &request, Some(&i), Some(s), facts).await?;
+    // The decision is kept on the interaction only for a journey that goes on past it: issuing
+    // or refusing completes the interaction in this request (reading the decision from `i`).
+    if !matches!(assessment.step, Step::Issue | Step::Deny(_)) {
+        state
+            .store
+            .set_interaction_consent(i.id(), decision)
+            .await?;
+    }
+    act(&state, &browser, &request, Some(i), Some(s), assessment).await
 }

@@ -294,19 +294,15 @@ pub async fn visit(
     interaction_id: Option<&str>,
     page: Step,
 ) -> Result<Visit, PageError> {
-    // The interaction, the session and the facts about its person: one connection's reads.
+    // The interaction, then the session with the facts about its person: two reads on one
+    // connection.
     let (i, session, facts) = {
         let mut reader = state.store.reader().await?;
         let i = interaction::load_with(&mut reader, state, browser, interaction_id).await?;
-        let session = super::session::current_with(&mut reader, state, headers).await?;
-        let facts = match &session {
-            Some(s) => Some(
-                reader
-                    .sign_in_facts(&s.person_id, &i.request.client_id)
-                    .await?,
-            ),
-            None => None,
-        };
+        let found =
+            super::session::current_with_facts(&mut reader, state, headers, &i.request.client_id)
+                .await?;
+        let (session, facts) = found.unzip();
         (i, session, facts)
     };
     let assessment = assess(

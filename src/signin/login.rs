@@ -162,7 +162,13 @@ pub async fn submit(
         .await?;
         return Ok(retry(&throttle::message(wait)));
     }
-    let person = state.store.person_by_email(&email).await?;
+    // Everything the journey will ask about the person, read once before the hash (the same
+    // read, and the same hash, for an unknown address).
+    let facts = state
+        .store
+        .sign_in_facts_by_email(&email, &client.id)
+        .await?;
+    let person = facts.as_ref().and_then(|f| f.person.clone());
     let verified = state
         .passwords
         .verify(
@@ -171,9 +177,9 @@ pub async fn submit(
         )
         .await
         .map_err(|_| PageError::internal())?;
-    let (person, rehash) = match (person, verified) {
-        (Some(p), Verified::Yes { rehash }) => (p, rehash),
-        (person, _) => {
+    let (person, facts, rehash) = match (person, facts, verified) {
+        (Some(p), Some(f), Verified::Yes { rehash }) => (p, f, rehash),
+        (person, _, _) => {
             throttle::failed(&state.store, &keys, state.clock.now()).await?;
             let reason = if person.is_some() {
                 "wrong password"
@@ -213,8 +219,6 @@ pub async fn submit(
         .await?;
         return Ok(retry("This temporary password has expired. Ask your firm's administrator to invite you again."));
     }
-    // Read once here, for the SSO check and for the journey that follows.
-    let facts = state.store.sign_in_facts(&person.id, &client.id).await?;
     if let Some((firm_name, providers)) =
         super::sso_required::password_refused(&facts, client.firm_id.as_deref())?
     {

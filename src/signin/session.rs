@@ -8,6 +8,7 @@ use crate::audit::Actor;
 use crate::clock::UnixTime;
 use crate::crypto::bearer::{random_id, BearerToken, TokenKind};
 use crate::store::sessions::{NewSession, SessionRecord, UpstreamSignIn};
+use crate::store::sign_in_facts::SignInFacts;
 use crate::store::{Reader, StoreResult};
 use crate::web::cookies::{self, CookieName};
 
@@ -21,17 +22,19 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> StoreResult<Optio
     Ok(session.filter(|s| is_live(state, s, state.clock.now())))
 }
 
-/// As `current`, through `reader` with the page's other reads.
-pub async fn current_with(
+/// As `current`, through `reader` with the page's other reads, together with the facts about
+/// the session's person that a sign-in to `client_id` needs (one read for both).
+pub async fn current_with_facts(
     reader: &mut Reader,
     state: &AppState,
     headers: &HeaderMap,
-) -> StoreResult<Option<SessionRecord>> {
+    client_id: &str,
+) -> StoreResult<Option<(SessionRecord, SignInFacts)>> {
     let Some(hash) = cookie_token_hash(state, headers) else {
         return Ok(None);
     };
-    let session = reader.session_by_token_hash(&hash).await?;
-    Ok(session.filter(|s| is_live(state, s, state.clock.now())))
+    let found = reader.session_with_facts(&hash, client_id).await?;
+    Ok(found.filter(|(s, _)| is_live(state, s, state.clock.now())))
 }
 
 /// The stored hash of the session token in the request's cookie, if it has a well-formed one.

@@ -691,6 +691,21 @@ async fn a_sign_in_step_reads_the_same_facts_as_the_separate_reads() {
     assert_eq!(facts.password_policy(), policy);
     assert_eq!((policy.min_length, policy.max_age_days), (16, Some(90)));
 
+    // The password form's read, by e-mail address as typed: the same facts.
+    let typed = format!("  {}  ", fx.email.to_uppercase());
+    let by_email = store
+        .sign_in_facts_by_email(&typed, &fx.client_id)
+        .await
+        .unwrap()
+        .expect("the person is found by e-mail address");
+    assert_eq!(format!("{by_email:?}"), format!("{facts:?}"));
+    assert!(by_email.is_about(&fx.person_id, &fx.client_id));
+    assert!(store
+        .sign_in_facts_by_email("nobody@example.com", &fx.client_id)
+        .await
+        .unwrap()
+        .is_none());
+
     // A person who does not exist has no facts, and no error.
     let none = store
         .sign_in_facts("no-such-person", &fx.client_id)
@@ -712,4 +727,104 @@ async fn a_sign_in_step_reads_the_same_facts_as_the_separate_reads() {
     assert_eq!(format!("{:?}", alone.person), format!("{person:?}"));
     assert_eq!(alone.consented_scopes, vec!["openid", "email"]);
     assert!(alone.members.is_empty());
+}
+
+#[tokio::test]
+async fn a_page_reads_the_session_and_its_facts_as_the_separate_reads() {
+    // Each page of a journey reads the session behind its cookie together with the facts
+    // about its person (`Reader::session_with_facts`): they must be what the two separate
+    // reads give, for a person in two firms and in none, and nothing for an ended session or
+    // an unknown token.
+    use firmgate::crypto::bearer::{random_id, BearerToken, TokenKind};
+    use firmgate::store::sessions::NewSession;
+    let server = TestServer::start().await;
+    let fx = server.fixture().await;
+    let other = server.firm("Second Firm LLP").await;
+    let store = &server.state.store;
+    let now = server.clock.now();
+    assert!(store
+        .insert_membership(&other, &fx.person_id, "admin", now)
+        .await
+        .unwrap());
+    store
+        .remember_consent(&fx.person_id, &fx.client_id, &["openid".into()], now)
+        .await
+        .unwrap();
+    let token_hash = BearerToken::generate().hash(TokenKind::Session);
+    let id = random_id();
+    store
+        .insert_session(&NewSession {
+            id: &id,
+            token_hash: &token_hash,
+            person_id: &fx.person_id,
+            auth_time: now,
+            amr: "pwd",
+            expires_at: now + 3600,
+            user_agent: Some("test"),
+            ip: None,
+            upstream: None,
+        })
+        .await
+        .unwrap();
+    let together = || async {
+        store
+            .reader()
+            .await
+            .unwrap()
+            .session_with_facts(&token_hash, &fx.client_id)
+            .await
+            .unwrap()
+    };
+    let separate = || async {
+        let session = store.session_by_token_hash(&token_hash).await.unwrap();
+        let facts = store
+            .sign_in_facts(&fx.person_id, &fx.client_id)
+            .await
+            .unwrap();
+        (session, facts)
+    };
+
+    let (session, facts) = together().await.expect("the session is found");
+    let (expected_session, expected_facts) = separate().await;
+    assert_eq!(Some(&session), expected_session.as_ref());
+    assert_eq!(session.id, id);
+    assert_eq!(format!("{facts:?}"), format!("{expected_facts:?}"));
+    assert_eq!(facts.members.len(), 2);
+    assert_eq!(facts.consented_scopes, vec!["openid"]);
+    assert!(facts.is_about(&fx.person_id, &fx.client_id));
+
+    // Out of both firms: still the session and the person, with no memberships.
+    for firm in [&fx.firm_id, &other] {
+        assert!(store
+            .remove_membership(firm, &fx.person_id, now)
+            .await
+            .unwrap());
+    }
+    let (_, alone) = together().await.expect("the session is still found");
+    assert_eq!(format!("{alone:?}"), format!("{:?}", separate().await.1));
+    assert!(alone.person.is_some() && alone.members.is_empty());
+
+    // Another application: its own consent (none), the same person.
+    let (_, elsewhere) = store
+        .reader()
+        .await
+        .unwrap()
+        .session_with_facts(&token_hash, "another-client")
+        .await
+        .unwrap()
+        .expect("the session is found for any application");
+    assert!(elsewhere.consented_scopes.is_empty() && elsewhere.person.is_some());
+
+    // An unknown token, and the session once ended: nothing.
+    let unknown = BearerToken::generate().hash(TokenKind::Session);
+    assert!(store
+        .reader()
+        .await
+        .unwrap()
+        .session_with_facts(&unknown, &fx.client_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.end_session(&id, now, "test").await.unwrap());
+    assert!(together().await.is_none());
 }
