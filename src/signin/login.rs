@@ -162,8 +162,8 @@ pub async fn submit(
         .await?;
         return Ok(retry(&throttle::message(wait)));
     }
-    // Everything the journey will ask about the person, read once before the hash (the same
-    // read, and the same hash, for an unknown address).
+    // Everything the journey will ask about the person, read once before the hash: the same
+    // read for an unknown address, which then waits as long as a hash would take.
     let facts = state
         .store
         .sign_in_facts_by_email(&email, &client.id)
